@@ -1,0 +1,1 @@
+"""Preprocessing: face landmarks, alignment, TV-L1 flow, optical strain, feature cache."""
