@@ -1,0 +1,299 @@
+"""The preprocessing pipeline of SPEC section 2, clip by clip.
+
+onset and apex frames -> dlib landmarks on the onset frame -> one alignment
+for the clip -> 128x128 grayscale crops of onset and apex -> TV-L1 flow
+(u, v) from onset to apex -> optical strain. Results are cached on disk keyed
+by the settings; a clip that fails (unreadable frame, no face) is reported
+with the reason and skipped, and the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from microexpr.data.records import ClipIssue, ClipRecord
+from microexpr.errors import ClipError, ConfigError, FaceNotFoundError
+from microexpr.preprocess.alignment import AlignmentSettings, apply_alignment, estimate_alignment
+from microexpr.preprocess.cache import FeatureCache
+from microexpr.preprocess.face import LandmarkDetector
+from microexpr.preprocess.flow import FlowSettings, tvl1_flow
+from microexpr.preprocess.strain import optical_strain
+
+__all__ = [
+    "FEATURE_KINDS",
+    "ClipFeatures",
+    "FeatureSet",
+    "PreprocessSettings",
+    "model_inputs",
+    "preprocess_clip",
+    "preprocess_pair",
+    "preprocess_records",
+    "read_frame",
+]
+
+PIPELINE_VERSION = 1
+
+#: Model input kinds and the feature channels they stack.
+FEATURE_KINDS: dict[str, tuple[str, ...]] = {
+    "uvs": ("u", "v", "strain"),
+    "uv": ("u", "v"),
+    "apex": ("apex",),
+    "onset_apex": ("onset", "apex"),
+}
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    """Settings of the preprocessing pipeline.
+
+    Attributes
+    ----------
+    size : int
+        Side of the aligned face crop (128 in the paper).
+    alignment : AlignmentSettings
+        Crop geometry (its ``size`` is overridden by ``size``).
+    flow : FlowSettings
+        TV-L1 parameters.
+    upsample : int
+        dlib detector upsampling (1 finds faces down to ~40 px).
+    """
+
+    size: int = 128
+    alignment: AlignmentSettings = field(default_factory=AlignmentSettings)
+    flow: FlowSettings = field(default_factory=FlowSettings)
+    upsample: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.size, int) or self.size < 16:
+            raise ConfigError(f"preprocess.size == {self.size!r}, must be an integer >= 16")
+        if self.alignment.size != self.size:
+            object.__setattr__(
+                self,
+                "alignment",
+                AlignmentSettings(self.size, self.alignment.eye_distance, self.alignment.eye_height),
+            )
+
+    def as_dict(self) -> dict[str, object]:
+        """Settings as a plain dict, with the pipeline version (the cache key)."""
+        return {"version": PIPELINE_VERSION, **asdict(self)}
+
+
+@dataclass
+class ClipFeatures:
+    """Features of one clip, each (size, size).
+
+    Attributes
+    ----------
+    onset, apex : ndarray, uint8
+        Aligned grayscale crops.
+    u, v : ndarray, float32
+        TV-L1 flow from onset to apex, in pixels of the crop.
+    strain : ndarray, float32
+        Optical strain magnitude.
+    """
+
+    onset: np.ndarray
+    apex: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    strain: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The features by name."""
+        return {"onset": self.onset, "apex": self.apex, "u": self.u, "v": self.v, "strain": self.strain}
+
+    def stack(self, kind: str) -> np.ndarray:
+        """Model input of ``kind`` for this clip, shape (C, size, size), float32."""
+        return model_inputs([self], kind)[0]
+
+
+def read_frame(path: str | Path) -> np.ndarray:
+    """Read a frame as a grayscale uint8 array.
+
+    Raises
+    ------
+    ClipError
+        If the file is missing or cannot be decoded.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ClipError(str(p), "frame file missing")
+    image = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+    if image is None or image.size == 0:
+        raise ClipError(str(p), "frame file unreadable (not a decodable image)")
+    return image
+
+
+def preprocess_pair(
+    onset: np.ndarray,
+    apex: np.ndarray,
+    settings: PreprocessSettings,
+    detector: LandmarkDetector | None = None,
+    *,
+    landmarks: np.ndarray | None = None,
+) -> ClipFeatures:
+    """Align an onset/apex pair with one transform and compute flow and strain.
+
+    Parameters
+    ----------
+    onset, apex : ndarray
+        Frames (grayscale or RGB) of the same size.
+    settings : PreprocessSettings
+    detector : LandmarkDetector, optional
+        Created when not given.
+    landmarks : ndarray of shape (68, 2), optional
+        Onset landmarks, when already known (skips detection).
+
+    Raises
+    ------
+    FaceNotFoundError
+        If no face is found on the onset frame.
+    """
+    if landmarks is None:
+        detector = detector or LandmarkDetector(settings.upsample)
+        landmarks = detector.landmarks(onset)
+    matrix = estimate_alignment(landmarks, settings.alignment)
+    onset_crop = apply_alignment(onset, matrix, settings.size)
+    apex_crop = apply_alignment(apex, matrix, settings.size)
+    flow = tvl1_flow(onset_crop, apex_crop, settings.flow)
+    return ClipFeatures(
+        onset=onset_crop,
+        apex=apex_crop,
+        u=flow[0],
+        v=flow[1],
+        strain=optical_strain(flow[0], flow[1]),
+    )
+
+
+def preprocess_clip(
+    record: ClipRecord, settings: PreprocessSettings, detector: LandmarkDetector | None = None
+) -> ClipFeatures:
+    """Features of one clip record.
+
+    Raises
+    ------
+    ClipError
+        With the clip key and the reason, when the clip cannot be used.
+    """
+    try:
+        onset_path = record.frame_path(record.onset)
+        apex_path = record.frame_path(record.apex)
+    except KeyError as exc:
+        raise ClipError(record.key, str(exc.args[0]).split(": ", 1)[-1]) from None
+    try:
+        onset = read_frame(onset_path)
+        apex = read_frame(apex_path)
+    except ClipError as exc:
+        raise ClipError(record.key, f"{exc.reason}: {exc.clip}") from None
+    if onset.shape != apex.shape:
+        raise ClipError(record.key, f"onset {onset.shape} and apex {apex.shape} differ in size")
+    try:
+        return preprocess_pair(onset, apex, settings, detector)
+    except FaceNotFoundError:
+        raise ClipError(record.key, f"no face found on onset frame {onset_path}") from None
+
+
+def model_inputs(features: Sequence[ClipFeatures | dict[str, np.ndarray]], kind: str) -> np.ndarray:
+    """Stack the features of ``kind`` for many clips, shape (n_clips, C, H, W), float32.
+
+    Flow and strain are in pixels; grayscale frames are scaled to 0..1.
+    """
+    if kind not in FEATURE_KINDS:
+        raise ConfigError(f"input kind must be one of {sorted(FEATURE_KINDS)}, got {kind!r}")
+    names = FEATURE_KINDS[kind]
+    out = []
+    for f in features:
+        arrays = f.arrays() if isinstance(f, ClipFeatures) else f
+        channels = []
+        for name in names:
+            a = np.asarray(arrays[name], dtype=np.float32)
+            channels.append(a / 255.0 if name in ("onset", "apex") else a)
+        out.append(np.stack(channels))
+    if not out:
+        return np.zeros((0, len(names), 0, 0), dtype=np.float32)
+    return np.stack(out).astype(np.float32, copy=False)
+
+
+@dataclass
+class FeatureSet:
+    """Features of the usable clips of a dataset, and what was skipped.
+
+    Attributes
+    ----------
+    records : list of ClipRecord
+        Clips with features, in input order.
+    features : list of dict
+        Arrays of each clip (``onset``, ``apex``, ``u``, ``v``, ``strain``).
+    issues : list of ClipIssue
+        Clips skipped, with reasons.
+    """
+
+    records: list[ClipRecord]
+    features: list[dict[str, np.ndarray]]
+    issues: list[ClipIssue]
+
+    def inputs(self, kind: str) -> np.ndarray:
+        """Model inputs, shape (n_clips, C, H, W)."""
+        return model_inputs(self.features, kind)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index of each clip, shape (n_clips,)."""
+        return np.array([r.label for r in self.records], dtype=np.int64)
+
+    @property
+    def groups(self) -> list[str]:
+        """LOSO subject key of each clip."""
+        return [r.group for r in self.records]
+
+
+def preprocess_records(
+    records: Sequence[ClipRecord],
+    settings: PreprocessSettings,
+    *,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> FeatureSet:
+    """Preprocess many clips, reusing and filling the cache.
+
+    Parameters
+    ----------
+    records : sequence of ClipRecord
+    settings : PreprocessSettings
+    cache_dir : str or Path, optional
+        Feature cache folder; no caching when None.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    FeatureSet
+        Bad clips are reported in ``issues`` and left out; the run goes on.
+    """
+    cache = FeatureCache(cache_dir, settings.as_dict()) if cache_dir is not None else None
+    detector: LandmarkDetector | None = None
+    kept: list[ClipRecord] = []
+    feats: list[dict[str, np.ndarray]] = []
+    issues: list[ClipIssue] = []
+    for record in tqdm(records, desc="preprocess", unit="clip", disable=not progress):
+        arrays = cache.load(record.key) if cache is not None else None
+        if arrays is None:
+            if detector is None:
+                detector = LandmarkDetector(settings.upsample)
+            try:
+                arrays = preprocess_clip(record, settings, detector).arrays()
+            except ClipError as exc:
+                stage = "face" if "no face" in exc.reason else "frames"
+                issues.append(ClipIssue(record.key, exc.reason, "", stage))
+                continue
+            if cache is not None:
+                cache.save(record.key, arrays)
+        kept.append(record)
+        feats.append(arrays)
+    return FeatureSet(kept, feats, issues)

@@ -1,0 +1,1 @@
+"""Reports: prediction tables, metric summaries, Markdown reports and plots."""

@@ -1,0 +1,286 @@
+"""The LOSO experiment engine: a grid of (variant, fold, seed) jobs.
+
+:func:`run_grid` turns model variants x LOSO folds x seeds into
+:class:`FoldJob` s, runs the ones not yet finished through an executor and
+persists each :class:`FoldResult` atomically in the run folder as it
+arrives, so a killed run resumes where it stopped. A fold trains a freshly
+seeded model on every subject but the held-out one for a fixed number of
+epochs and predicts the held-out clips with the model of the last epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from microexpr.data.protocols import Fold
+from microexpr.errors import RunFolderError
+from microexpr.models import create_model
+from microexpr.preprocess.cache import atomic_write_text, settings_key
+from microexpr.training.trainer import TrainSettings, fit, predict_proba, seed_everything
+
+__all__ = [
+    "EngineData",
+    "Executor",
+    "FoldJob",
+    "FoldResult",
+    "ModelSpec",
+    "RunStore",
+    "SerialExecutor",
+    "make_jobs",
+    "run_fold",
+    "run_grid",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model variant of an experiment: registry name plus options."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> torch.nn.Module:
+        """Create the model from the registry."""
+        return create_model(self.name, **self.options)
+
+    def input_kind(self) -> str:
+        """The feature kind the model takes (its ``default_cfg['inputs']``)."""
+        return str(self.build().default_cfg["inputs"])
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One unit of work: train ``variant`` on fold ``fold`` with ``seed``."""
+
+    variant: str
+    fold: int
+    test_subject: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """File-safe name of the job."""
+        subject = self.test_subject.replace("/", "-")
+        return f"{self.variant}/seed{self.seed}/fold{self.fold:03d}_{subject}"
+
+
+@dataclass
+class FoldResult:
+    """Predictions of one fold job on its held-out subject."""
+
+    variant: str
+    fold: int
+    test_subject: str
+    seed: int
+    test_indices: list[int]
+    y_true: list[int]
+    y_pred: list[int]
+    proba: list[list[float]]
+    losses: list[float]
+    seconds: float
+
+    def to_json(self) -> str:
+        """Serialise to JSON."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> FoldResult:
+        """Parse :meth:`to_json` output."""
+        return cls(**json.loads(text))
+
+
+@dataclass
+class EngineData:
+    """Everything a fold job needs, shipped once to each worker.
+
+    Attributes
+    ----------
+    inputs : dict of str to ndarray
+        Model inputs per input kind, each (n_clips, C, H, W) float32.
+    labels : ndarray of shape (n_clips,)
+    folds : list of Fold
+    variants : dict of str to ModelSpec
+    settings : TrainSettings
+    """
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray
+    folds: list[Fold]
+    variants: dict[str, ModelSpec]
+    settings: TrainSettings
+
+
+def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> FoldResult:
+    """Train and test one fold job; deterministic for a given job and data.
+
+    The model is built after seeding with ``job.seed`` so its initial weights
+    depend only on the seed, then trained on the fold's training clips for
+    the configured epochs; the last epoch's model predicts the test clips.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    spec = data.variants[job.variant]
+    fold = data.folds[job.fold]
+    seed_everything(job.seed)
+    model = spec.build()
+    kind = str(model.default_cfg["inputs"])
+    x = torch.from_numpy(data.inputs[kind])
+    y = torch.from_numpy(data.labels)
+    train = torch.tensor(fold.train_indices, dtype=torch.long)
+    test = torch.tensor(fold.test_indices, dtype=torch.long)
+    losses = fit(model, x[train], y[train], data.settings, seed=job.seed)
+    proba = predict_proba(model, x[test], device=data.settings.device)
+    return FoldResult(
+        variant=job.variant,
+        fold=job.fold,
+        test_subject=job.test_subject,
+        seed=job.seed,
+        test_indices=list(fold.test_indices),
+        y_true=data.labels[list(fold.test_indices)].tolist(),
+        y_pred=proba.argmax(axis=1).tolist(),
+        proba=np.round(proba.astype(np.float64), 6).tolist(),
+        losses=[round(v, 6) for v in losses],
+        seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+class Executor(Protocol):
+    """Runs fold jobs and yields their results as they finish (any order)."""
+
+    def run(self, jobs: Sequence[FoldJob], data: EngineData) -> Iterator[FoldResult]:
+        """Run ``jobs`` against ``data``."""
+        ...
+
+
+class SerialExecutor:
+    """Runs jobs one after another in this process."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads
+
+    def run(self, jobs: Sequence[FoldJob], data: EngineData) -> Iterator[FoldResult]:
+        """Run ``jobs`` in order."""
+        for job in jobs:
+            yield run_fold(job, data, threads=self.threads)
+
+
+def make_jobs(variants: Iterable[str], folds: Sequence[Fold], seeds: Iterable[int]) -> list[FoldJob]:
+    """The grid variants x seeds x folds, in that order."""
+    return [
+        FoldJob(v, f.index, f.test_subject, s) for v in variants for s in seeds for f in folds
+    ]
+
+
+class RunStore:
+    """A run folder holding one JSON file per finished fold job.
+
+    ``run.json`` records a fingerprint of the experiment; a folder written by
+    another experiment is refused unless ``fresh`` is set, in which case its
+    fold results are deleted.
+    """
+
+    def __init__(self, folder: str | Path, fingerprint: Mapping[str, Any], *, fresh: bool = False) -> None:
+        self.folder = Path(folder)
+        self.fingerprint = settings_key(fingerprint)
+        manifest = self.folder / "run.json"
+        if manifest.exists():
+            try:
+                old = json.loads(manifest.read_text()).get("fingerprint")
+            except (OSError, ValueError) as exc:
+                raise RunFolderError(f"{manifest}: unreadable run manifest ({exc})") from exc
+            if old != self.fingerprint:
+                if not fresh:
+                    raise RunFolderError(
+                        f"{self.folder} holds results of another configuration "
+                        f"(fingerprint {old}, this run {self.fingerprint}); "
+                        "use another --out folder or pass --fresh to discard them"
+                    )
+                self.clear()
+        elif fresh:
+            self.clear()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            manifest,
+            json.dumps({"fingerprint": self.fingerprint, "experiment": dict(fingerprint)}, indent=2, default=str),
+        )
+
+    def clear(self) -> None:
+        """Delete stored fold results."""
+        folds = self.folder / "folds"
+        if folds.exists():
+            for path in sorted(folds.rglob("*.json"), reverse=True):
+                path.unlink()
+
+    def path(self, job: FoldJob) -> Path:
+        """File of a job's result."""
+        return self.folder / "folds" / f"{job.name}.json"
+
+    def load(self, job: FoldJob) -> FoldResult | None:
+        """The stored result of ``job``, or None."""
+        path = self.path(job)
+        if not path.is_file():
+            return None
+        try:
+            return FoldResult.from_json(path.read_text())
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def save(self, result: FoldResult) -> None:
+        """Persist a result atomically."""
+        job = FoldJob(result.variant, result.fold, result.test_subject, result.seed)
+        atomic_write_text(self.path(job), result.to_json())
+
+
+def run_grid(
+    jobs: Sequence[FoldJob],
+    data: EngineData,
+    executor: Executor,
+    *,
+    store: RunStore | None = None,
+    on_result: Callable[[FoldResult, int, int], None] | None = None,
+) -> list[FoldResult]:
+    """Run the jobs not yet in ``store`` and return all results in job order.
+
+    Parameters
+    ----------
+    jobs : sequence of FoldJob
+    data : EngineData
+    executor : Executor
+    store : RunStore, optional
+        Where finished results are persisted and looked up (resume).
+    on_result : callable, optional
+        Called as ``on_result(result, done, total)`` for each finished job,
+        including those loaded from the store.
+
+    Returns
+    -------
+    list of FoldResult
+        In the order of ``jobs``.
+    """
+    results: dict[FoldJob, FoldResult] = {}
+    pending = []
+    for job in jobs:
+        cached = store.load(job) if store is not None else None
+        if cached is not None:
+            results[job] = cached
+            if on_result is not None:
+                on_result(cached, len(results), len(jobs))
+        else:
+            pending.append(job)
+    for result in executor.run(pending, data):
+        job = FoldJob(result.variant, result.fold, result.test_subject, result.seed)
+        if store is not None:
+            store.save(result)
+        results[job] = result
+        if on_result is not None:
+            on_result(result, len(results), len(jobs))
+    return [results[job] for job in jobs]
