@@ -39,8 +39,8 @@ class AlignmentSettings:
     """
 
     size: int = 128
-    eye_distance: float = 0.40
-    eye_height: float = 0.36
+    eye_distance: float = 0.36
+    eye_height: float = 0.32
 
 
 def estimate_alignment(landmarks: np.ndarray, settings: AlignmentSettings) -> np.ndarray:
