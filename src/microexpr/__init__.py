@@ -1,1 +1,3 @@
-__version__ = '0.1.0'
+"""microexpr: facial micro-expression recognition with ATSCNN and its baselines."""
+
+__version__ = "0.1.0"

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from microexpr.config import DataConfig, ExperimentConfig
+from microexpr.data.datasets import load_dataset, load_protocol
 from microexpr.data.protocols import loso_folds
-from microexpr.data.records import ClipIssue, ClipRecord, read_annotation_csv
+from microexpr.data.records import ClipIssue, ClipRecord
 from microexpr.errors import ConfigError, MicroexprError
 from microexpr.preprocess.cache import atomic_write_text
 from microexpr.preprocess.pipeline import FeatureSet, preprocess_records
@@ -47,17 +48,11 @@ def load_clips(data: DataConfig) -> tuple[list[ClipRecord], list[ClipIssue]]:
         Clips skipped while reading, with reasons.
     """
     if data.protocol is not None:
-        from microexpr.data.datasets import load_protocol
-
         return load_protocol(data.protocol, data.roots, **data.options)
     if data.dataset is None:
         raise ConfigError("data: give a `dataset` or a `protocol`")
     if data.root is None:
         raise ConfigError(f"data.root is not set for dataset {data.dataset!r}")
-    if data.dataset == "synthetic":
-        return read_annotation_csv(Path(data.root) / "annotations.csv")
-    from microexpr.data.datasets import load_dataset
-
     return load_dataset(data.dataset, data.root, **data.options)
 
 

@@ -9,6 +9,7 @@ import typer
 
 from microexpr import __version__
 from microexpr.cli._common import handle_errors
+from microexpr.cli.datasets import app as datasets_app
 
 __all__ = ["app"]
 
@@ -19,6 +20,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(datasets_app, name="datasets", help="Check and summarise the datasets on disk.")
 
 
 def _version(value: bool) -> None:

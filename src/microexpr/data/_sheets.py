@@ -105,7 +105,7 @@ class SheetLayout:
     sheet_names: tuple[str, ...] = ()
 
     def expected(self) -> str:
-        """The required headers, as error messages name them."""
+        """Return the required headers, as error messages name them."""
         return ", ".join(repr(names[0]) for names in self.columns.values())
 
     def match(self, header: Sequence[object]) -> dict[str, int] | None:
@@ -207,6 +207,7 @@ def read_sheet(path: str | Path, layout: SheetLayout) -> list[SheetRow]:
     order = {name: i for i, name in enumerate(layout.sheet_names)}
     sheets.sort(key=lambda item: order.get(item[0], len(order)))
     first_row: tuple[object, ...] = ()
+    filled = sum(any(cell_text(c) for row in rows for c in row) for _, rows in sheets)
     for name, rows in sheets:
         for number, header in enumerate(rows[:HEADER_SEARCH_ROWS], start=1):
             if not first_row and any(cell_text(c) for c in header):
@@ -220,7 +221,7 @@ def read_sheet(path: str | Path, layout: SheetLayout) -> list[SheetRow]:
                 if not cell_text(values.get("subject")) and not cell_text(values.get("clip")):
                     continue
                 where = f"{path.name} row {row_number}"
-                if len(sheets) > 1:
+                if filled > 1:
                     where = f"{path.name} sheet {name!r} row {row_number}"
                 result.append(SheetRow(where, values))
             return result
@@ -283,7 +284,7 @@ def find_sheets(
     raise DatasetNotFoundError(
         f"{root} does not look like a {title} copy: expected its coding sheet "
         f"({' or '.join(patterns)}) in that folder or a direct subfolder; "
-        "pass sheet=PATH to name it"
+        "name it with sheet=PATH (--sheet on the command line)"
     )
 
 
@@ -330,16 +331,14 @@ def find_frames_dir(
         if holds(folder):
             return folder
         if depth < max_depth:
-            queue.extend(
-                (child, depth + 1) for child in sorted(folder.iterdir()) if child.is_dir()
-            )
+            queue.extend((child, depth + 1) for child in sorted(folder.iterdir()) if child.is_dir())
     return None
 
 
 def frames_not_found(
     root: Path, title: str, subject_dirs: Iterable[str], example: str
 ) -> DatasetNotFoundError:
-    """The error for a root where no folder holds the sheet's subject folders."""
+    """Return the error for a root where no folder holds the sheet's subject folders."""
     subjects = sorted(set(subject_dirs))
     shown = ", ".join(subjects[:3]) + (", ..." if len(subjects) > 3 else "")
     return DatasetNotFoundError(
@@ -349,7 +348,7 @@ def frames_not_found(
 
 
 #: Release name -> (folders relative to the root where it usually is, frame file prefix).
-Releases = Mapping[str, tuple[tuple[str, ...], "str | None"]]
+Releases = Mapping[str, tuple[tuple[str, ...], str | None]]
 
 
 def find_release(
@@ -504,6 +503,7 @@ def build_records(
     issues: list[ClipIssue] = []
     excluded: list[str] = []
     seen: set[tuple[str, str]] = set()
+    listed: dict[tuple[Path, str | None], dict[int, Path]] = {}
     for raw in clips:
         key = f"{dataset}/{raw.subject}/{raw.clip}"
         ident = (raw.subject, raw.clip)
@@ -561,13 +561,15 @@ def build_records(
                 for n, v in (("onset", onset), ("apex", apex), ("offset", offset))
                 if v is None
             ]
-            issues.append(
-                ClipIssue(key, f"{raw.source}: {', '.join(bad)} is not a frame number")
-            )
+            issues.append(ClipIssue(key, f"{raw.source}: {', '.join(bad)} is not a frame number"))
             continue
-        frames = raw.frames if raw.frames is not None else discover_frames(
-            raw.folder, prefix=raw.prefix
-        )
+        frames = raw.frames
+        if frames is None:
+            # CAS(ME)^3 codes several clips in one recording folder: list it once
+            where = (raw.folder, raw.prefix)
+            if where not in listed:
+                listed[where] = discover_frames(raw.folder, prefix=raw.prefix)
+            frames = listed[where]
         folder = str(raw.folder)
         if not frames:
             reason = "frame folder missing" if not raw.folder.is_dir() else "no frames in folder"

@@ -112,7 +112,7 @@ def _official_rows() -> tuple[tuple[str, str, str, int], ...]:
 
 
 def official_clips(dataset: str, protocol: str = "megc2019") -> dict[tuple[str, str], int]:
-    """The official clip list of ``protocol`` for one dataset.
+    """Return the official clip list of ``protocol`` for one dataset.
 
     Parameters
     ----------

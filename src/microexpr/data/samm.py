@@ -57,7 +57,12 @@ LAYOUT = SheetLayout(
 )
 
 #: Known file names of the coding sheet, most specific first.
-SHEET_PATTERNS = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM_Micro_FACS_Codes*.xls", "SAMM*.xlsx", "SAMM*.csv")
+SHEET_PATTERNS = (
+    "SAMM_Micro_FACS_Codes*.xlsx",
+    "SAMM_Micro_FACS_Codes*.xls",
+    "SAMM*.xlsx",
+    "SAMM*.csv",
+)
 
 
 def normalise_subject(value: object) -> str:

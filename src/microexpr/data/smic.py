@@ -89,7 +89,7 @@ def read_spotted_apex(path: str | Path) -> dict[tuple[str, str], int]:
 
 
 def _find_hs(root: Path, max_depth: int = 3) -> Path | None:
-    """The folder whose ``s*/micro`` folders hold the clips (``HS``), breadth first."""
+    """Find the folder whose ``s*/micro`` folders hold the clips (``HS``), breadth first."""
 
     def holds(folder: Path) -> bool:
         return any((child / "micro").is_dir() for child in folder.glob("[sS]*"))
@@ -153,7 +153,9 @@ class Smic(ClipDataset):
         if isinstance(spotted, (str, Path)):
             spotted_apex = read_spotted_apex(spotted)
         elif spotted is not None:
-            spotted_apex = {(normalise_subject(s), normalise_clip(c)): a for (s, c), a in spotted.items()}
+            spotted_apex = {
+                (normalise_subject(s), normalise_clip(c)): a for (s, c), a in spotted.items()
+            }
         self.root = check_root(root, self.title)
         hs = _find_hs(self.root)
         if hs is None:
