@@ -103,6 +103,12 @@ ACTION_UNITS: Mapping[int, tuple[Bump, ...]] = {
     14: _pair((48,), (54,), (-1.0, 0.1), 0.11),
     # AU15 lip corner depressor
     15: _pair((48,), (54,), (-0.1, -1.0), 0.12),
+    # AU7 lid tightener: lower lids up and in (distractor, any class)
+    7: _pair((40, 41), (46, 47), (-0.3, 1.0), 0.08),
+    # AU17 chin raiser: chin and lower lip up (distractor, any class)
+    17: (Bump((8,), _UP, 0.22), Bump((57,), _UP, 0.12, weight=0.7)),
+    # AU24 lip pressor: lips pressed together (distractor, any class)
+    24: (Bump((51,), _DOWN, 0.09, weight=0.7), Bump((57,), _UP, 0.09)),
     # AU26 jaw drop: chin and lower lip down
     26: (Bump((8,), _DOWN, 0.30), Bump((57,), _DOWN, 0.16, weight=0.8)),
 }

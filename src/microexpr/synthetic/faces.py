@@ -4,8 +4,10 @@ The photographs ship inside installed dependencies, so the generator needs
 no download: scikit-image's ``astronaut`` (Eileen Collins, NASA, public
 domain) and matplotlib's ``grace_hopper.jpg`` (US Navy, public domain).
 Their 68 landmarks come from dlib's detector and shape predictor, the same
-models the pipeline uses; everything the generator does to an image it also
-does to these points, which makes them the ground truth.
+models the pipeline uses (the median over 16 rescaled, rotated and mirrored
+views, mapped back, which removes most of dlib's view-dependent jitter);
+everything the generator does to an image it also does to these points,
+which makes them the ground truth.
 
 A subject is one photograph seen through a random identity transform:
 mirroring (with the landmark indices permuted), scale, roll and aspect, a

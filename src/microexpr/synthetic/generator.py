@@ -16,18 +16,22 @@ facial action units (see :mod:`microexpr.synthetic.action_units`):
 - positive (happiness): AU12, mostly with AU6;
 - surprise: AU1+AU2, sometimes with AU5 and/or AU26;
 - negative: disgust (AU9, AU10, with or without AU4), repression (AU14,
-  AU15), anger (AU4), sadness (AU4+AU15) and fear (AU1+AU4, AU1+AU2+AU4).
+  AU15), anger (AU4), sadness (AU4+AU15, AU1+AU4+AU15) and fear (AU1+AU4,
+  AU1+AU2+AU4).
 
-Nuisances on every clip: slight head motion (drift, roll, jitter), sensor
-noise, illumination drift, and in some clips a partial blink at any time.
-Classes are imbalanced like the real composites (55/25/20% by default).
+Half of the clips, of any class, also carry a weaker action unit unrelated
+to the class (AU7, AU17 or AU24). Nuisances on every clip: slight head
+motion (drift, oscillation, roll, jitter), sensor noise, illumination drift;
+in about 30% of the clips a partial blink at any time. Classes are
+imbalanced like the real composites (55/25/20% by default).
 
 On disk, in the shape the real-dataset readers produce::
 
     root/annotations.csv            dataset,subject,clip,onset,apex,offset,emotion,label
     root/s01/s01_c01/img1.png ...   8-bit grayscale frames, numbered from 1
     root/landmarks/s01/s01_c01.npy  ground-truth landmarks (n_frames, 68, 2)
-    root/synthetic.json             settings and version, written last
+    root/synthetic.json             settings, version and per-clip action units,
+                                    amplitude and blink frame; written last
 
 Frames are written in grayscale (as SAMM), which is what the pipeline uses;
 colour balance varies per subject before the conversion. Generation is
@@ -45,6 +49,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -176,6 +181,7 @@ class _ClipPlan:
 
 
 # (emotion, probability, action-unit combinations) per class
+
 _EMOTIONS: dict[str, tuple[tuple[str, float, tuple[tuple[int, ...], ...]], ...]] = {
     "positive": (("happiness", 1.0, ((6, 12), (6, 12), (12,))),),
     "surprise": (("surprise", 1.0, ((1, 2), (1, 2, 5), (1, 2, 26), (1, 2, 5, 26))),),
@@ -183,10 +189,15 @@ _EMOTIONS: dict[str, tuple[tuple[str, float, tuple[tuple[int, ...], ...]], ...]]
         ("disgust", 0.40, ((9,), (10,), (9, 10), (4, 9), (4, 10), (4, 9, 10))),
         ("repression", 0.28, ((14,), (15,), (14, 15))),
         ("anger", 0.12, ((4,),)),
-        ("sadness", 0.12, ((4, 15),)),
+        ("sadness", 0.12, ((4, 15), (1, 4, 15))),
         ("fear", 0.08, ((1, 4), (1, 2, 4))),
     ),
 }
+
+
+# action units unrelated to the class, added to some clips of any class
+_DISTRACTORS = (7, 17, 24)
+_DISTRACTOR_RATE = 0.5
 
 
 def _subject_names(n_subjects: int) -> list[str]:
@@ -250,12 +261,15 @@ def _plan_clips(settings: SyntheticSettings) -> list[_ClipPlan]:
             options = _EMOTIONS[label]
             choice = rng.choice(len(options), p=[o[1] for o in options])
             emotion, _, combinations = options[choice]
-            action_units = combinations[rng.integers(len(combinations))]
+            action_units = tuple(combinations[rng.integers(len(combinations))])
+            distractor = rng.integers(len(_DISTRACTORS))
+            if rng.uniform() < _DISTRACTOR_RATE:
+                action_units = (*action_units, _DISTRACTORS[distractor])
             onset, apex, offset = _timeline(rng, settings.n_frames, settings.fps)
             plans.append(
                 _ClipPlan(
                     i, j, subject, f"{subject}_c{j + 1:02d}", label, emotion,
-                    tuple(action_units), onset, apex, offset,
+                    action_units, onset, apex, offset,
                 )
             )  # fmt: skip
     return plans
@@ -277,7 +291,7 @@ def _make_subject(index: int, settings: SyntheticSettings, detector: LandmarkDet
     rng = np.random.default_rng([settings.seed, 4, index])
     # alternate photographs so that every one is used, mirror at random
     mirror = bool(rng.integers(2))
-    noise = float(rng.uniform(0.8, 2.0))
+    noise = float(rng.uniform(1.5, 3.5))
     face = make_subject(
         photos[index % len(photos)], rng, size=settings.image_size, mirror=mirror,
         detector=detector, max_error=1.5,
@@ -318,8 +332,8 @@ def _scaled_bumps(
 
 def _render_clip(
     subject: _Subject, plan: _ClipPlan, settings: SyntheticSettings
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Frames (uint8, one per frame number) and ground-truth landmarks (n, 68, 2)."""
+) -> tuple[list[np.ndarray], np.ndarray, dict[str, object]]:
+    """Frames (uint8, one per frame number), landmarks (n, 68, 2) and what was drawn."""
     rng = np.random.default_rng([settings.seed, 5, plan.subject_index, plan.clip_index])
     size, n = settings.image_size, settings.n_frames
     frame = subject.frame
@@ -330,7 +344,8 @@ def _render_clip(
     bumps: list[Bump] = []
     gains: list[float] = []
     for au in plan.action_units:
-        intensity = rng.uniform(0.5, 1.0)
+        # distractors are weaker than the action units of the class
+        intensity = rng.uniform(0.4, 0.9) if au in _DISTRACTORS else rng.uniform(0.5, 1.0)
         bumps.extend(ACTION_UNITS[au])
         gains.extend([intensity] * len(ACTION_UNITS[au]))
     sides = (1.0, rng.uniform(0.65, 1.0))
@@ -338,13 +353,14 @@ def _render_clip(
     au_parts = _scaled_bumps(frame, bumps, gains, sides, amplitude * to_px, size)
     profile = _profile(n, plan.onset, plan.apex, plan.offset)
 
-    # nuisance: a partial blink at any time in about a quarter of the clips
+    # nuisance: a partial blink, at any time, in about 30% of the clips
     blink = np.zeros(n)
     blink_parts = None
-    if rng.uniform() < 0.25:
+    blink_start = 0
+    if rng.uniform() < 0.3:
         duration = max(3, int(round(rng.uniform(0.05, 0.12) * settings.fps)))
-        start = rng.integers(1, n + 1)
-        t = np.arange(1, n + 1) - start
+        blink_start = int(rng.integers(1, n + 1))
+        t = np.arange(1, n + 1) - blink_start
         inside = (t >= 0) & (t <= duration)
         blink[inside] = np.sin(np.pi * t[inside] / duration)
         strength = rng.uniform(1.5, 3.0) * to_px
@@ -352,15 +368,15 @@ def _render_clip(
 
     # nuisance: slight head motion (drift, oscillation, jitter), in frame pixels
     progress = np.arange(n) / max(1, n - 1)
-    drift = rng.normal(0.0, 0.35, size=2) * to_px
-    sway = rng.uniform(0.0, 0.12, size=2) * to_px
+    drift = rng.normal(0.0, 0.7, size=2) * to_px
+    sway = rng.uniform(0.0, 0.15, size=2) * to_px
     phase = rng.uniform(0, 2 * np.pi, size=2)
     hertz = rng.uniform(1.0, 4.0)
     seconds = np.arange(n) / settings.fps
     shift = (
         progress[:, None] * drift
         + sway * np.sin(2 * np.pi * hertz * seconds[:, None] + phase)
-        + rng.normal(0.0, 0.02, size=(n, 2)) * to_px
+        + rng.normal(0.0, 0.04, size=(n, 2)) * to_px
     )
     roll = np.deg2rad(rng.normal(0.0, 0.12)) * progress
     zoom = 1.0 + rng.normal(0.0, 0.002) * progress
@@ -409,13 +425,20 @@ def _render_clip(
             source = points + displacement_at(moved, centres, vectors, sigmas)
             moved = centre + zoom[f] * (source - centre) @ rotation.T + shift[f]
         landmarks[f] = moved
-    return frames, landmarks
+    info = {
+        "action_units": "+".join(str(au) for au in plan.action_units),
+        "amplitude_px": round(float(amplitude), 4),
+        "blink_frame": blink_start,
+    }
+    return frames, landmarks, info
 
 
 # --------------------------------------------------------------------------- disk
 
 
-def _manifest(settings: SyntheticSettings, plans: Sequence[_ClipPlan]) -> dict[str, object]:
+def _manifest(
+    settings: SyntheticSettings, plans: Sequence[_ClipPlan], clips: dict[str, dict[str, object]]
+) -> dict[str, object]:
     counts = {name: sum(p.label == name for p in plans) for name in CLASS_NAMES}
     return {
         "generator": "microexpr.synthetic",
@@ -424,6 +447,7 @@ def _manifest(settings: SyntheticSettings, plans: Sequence[_ClipPlan]) -> dict[s
         "n_clips": len(plans),
         "class_counts": counts,
         "sources": [photo.name for photo in load_face_photos()],
+        "clips": clips,
     }
 
 
@@ -511,6 +535,7 @@ def generate_synthetic_dataset(
     detector = LandmarkDetector(upsample=1)
     subjects: dict[int, _Subject] = {}
     records: list[ClipRecord] = []
+    clips: dict[str, dict[str, object]] = {}
     bar = _progress_bar(len(plans), progress)
     try:
         for plan in plans:
@@ -518,7 +543,9 @@ def generate_synthetic_dataset(
                 subjects = {
                     plan.subject_index: _make_subject(plan.subject_index, settings, detector)
                 }
-            frames, landmarks = _render_clip(subjects[plan.subject_index], plan, settings)
+            frames, landmarks, clips[plan.clip] = _render_clip(
+                subjects[plan.subject_index], plan, settings
+            )
             folder = root / plan.subject / plan.clip
             folder.mkdir(parents=True, exist_ok=True)
             for number, image in enumerate(frames, start=1):
@@ -538,7 +565,9 @@ def generate_synthetic_dataset(
         bar.close()
     write_annotation_csv(records, root / _ANNOTATIONS)
     temporary = root / f"{_MANIFEST}.tmp"
-    temporary.write_text(json.dumps(_manifest(settings, plans), indent=2) + "\n", encoding="utf-8")
+    temporary.write_text(
+        json.dumps(_manifest(settings, plans, clips), indent=2) + "\n", encoding="utf-8"
+    )
     os.replace(temporary, root / _MANIFEST)
     (root / _INCOMPLETE).unlink()
     return root / _ANNOTATIONS
@@ -552,7 +581,7 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int, enabled: bool) -> object:
+def _progress_bar(total: int, enabled: bool) -> Any:
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
