@@ -211,6 +211,7 @@ def test_generate_refuses_foreign_folder(tmp_path: Path) -> None:
         ({"amplitude_px": (1.5, 0.3)}, r"amplitude_px == \(1.5, 0.3\), low must be <= high"),
         ({"amplitude_px": (0.0, 1.0)}, r"amplitude_px\[0\] == 0.0, must be > 0"),
         ({"amplitude_px": (0.3, 9.0)}, r"amplitude_px\[1\] == 9.0, must be <= 5.0"),
+        ({"cross_class_rate": 1.5}, r"cross_class_rate must be a number in \[0, 1\], got 1.5"),
     ],
 )
 def test_settings_errors(tmp_path: Path, changes: dict[str, object], message: str) -> None:

@@ -50,11 +50,14 @@ def predictions_table(
     return pd.DataFrame(rows)
 
 
-def _scores(frame: pd.DataFrame, class_names: Sequence[str]) -> dict[str, float]:
-    labels = list(range(len(class_names)))
+def _scores(
+    frame: pd.DataFrame, class_names: Sequence[str], *, present_only: bool = False
+) -> dict[str, float]:
     idx = {c: i for i, c in enumerate(class_names)}
     t = frame["true"].map(idx).to_numpy()
     p = frame["predicted"].map(idx).to_numpy()
+    # one subject rarely shows every class: score it on the classes it shows
+    labels = np.unique(np.concatenate([t, p])) if present_only else list(range(len(class_names)))
     return pooled_scores(t, p, labels=labels)
 
 
@@ -83,7 +86,8 @@ def summarize(
                     str(d): _scores(g, class_names) for d, g in frame.groupby("dataset", sort=True)
                 },
                 "per_subject": {
-                    str(s): _scores(g, class_names) for s, g in frame.groupby("fold", sort=True)
+                    str(s): _scores(g, class_names, present_only=True)
+                    for s, g in frame.groupby("fold", sort=True)
                 },
                 "confusion_matrix": confusion_matrix(t, p, labels=labels).tolist(),
             }
@@ -142,7 +146,7 @@ def render_markdown(
     lines.append("| --- |" + " --- |" * len(names))
     for n, row in zip(names, first["confusion_matrix"], strict=True):
         lines.append(f"| {n} | " + " | ".join(str(v) for v in row) + " |")
-    lines += ["", f"## Per subject (`{main}`)", "", "| subject | clips | accuracy | UF1 | UAR |", "| --- | --- | --- | --- | --- |"]
+    lines += ["", f"## Per subject (`{main}`; UF1/UAR over the classes each subject shows)", "", "| subject | clips | accuracy | UF1 | UAR |", "| --- | --- | --- | --- | --- |"]
     for s, sc in first["per_subject"].items():
         lines.append(f"| {s} | {sc['n']} | {sc['accuracy']:.3f} | {sc['uf1']:.3f} | {sc['uar']:.3f} |")
     lines += ["", f"## Skipped clips ({len(issues)})", ""]

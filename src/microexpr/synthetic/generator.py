@@ -57,6 +57,7 @@ import numpy as np
 from microexpr._validation import check_positive_float, check_positive_int
 from microexpr.data.records import CLASS_NAMES, ClipRecord, write_annotation_csv
 from microexpr.errors import ConfigError, DatasetNotFoundError
+from microexpr.preprocess.alignment import AlignmentSettings
 from microexpr.preprocess.face import LandmarkDetector
 from microexpr.synthetic.action_units import (
     ACTION_UNITS,
@@ -77,10 +78,10 @@ __all__ = [
 ]
 
 #: Bumped whenever the same settings would render different files.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # inter-ocular distance of the 128-px aligned face (preprocess.alignment's default)
-_ALIGNED_INTEROCULAR = 0.40 * 128
+_ALIGNED_INTEROCULAR = AlignmentSettings().eye_distance * 128
 
 _MANIFEST = "synthetic.json"
 _INCOMPLETE = ".synthetic-incomplete"
@@ -110,7 +111,11 @@ class SyntheticSettings:
         Share of negative, positive and surprise clips (normalised).
     amplitude_px : tuple of float
         Range of the peak displacement at apex, in pixels of the 128-px
-        aligned face (inter-ocular distance 0.40 * 128).
+        aligned face (preprocess.alignment's geometry).
+    cross_class_rate : float
+        Share of clips that also show, more weakly, an action unit typical
+        of another class (as real repression clips show AU12, say), so that
+        classes overlap as in the real datasets; 0 makes them separable.
     seed : int
         Seed of every random choice.
     """
@@ -122,6 +127,7 @@ class SyntheticSettings:
     image_size: int = 256
     class_weights: tuple[float, float, float] = (0.55, 0.25, 0.20)
     amplitude_px: tuple[float, float] = (0.3, 1.5)
+    cross_class_rate: float = 0.35
     seed: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -149,6 +155,9 @@ def _check_settings(settings: SyntheticSettings) -> SyntheticSettings:
             raise ConfigError(f"class_weights[{name}] must be a number >= 0, got {weight!r}")
     if not sum(weights) > 0:
         raise ConfigError(f"class_weights must not all be 0, got {weights!r}")
+    rate = settings.cross_class_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise ConfigError(f"cross_class_rate must be a number in [0, 1], got {rate!r}")
     amplitude = settings.amplitude_px
     if not isinstance(amplitude, (tuple, list)) or len(amplitude) != 2:
         raise ConfigError(f"amplitude_px must be a pair (low, high), got {amplitude!r}")
@@ -178,6 +187,7 @@ class _ClipPlan:
     onset: int
     apex: int
     offset: int
+    borrowed: tuple[int, ...] = ()
 
 
 # (emotion, probability, action-unit combinations) per class
@@ -197,6 +207,12 @@ _EMOTIONS: dict[str, tuple[tuple[str, float, tuple[tuple[int, ...], ...]], ...]]
 
 # action units unrelated to the class, added to some clips of any class
 _DISTRACTORS = (7, 17, 24)
+# action units a clip may borrow from the other classes (cross_class_rate)
+_BORROWED: dict[str, tuple[int, ...]] = {
+    "positive": (4, 14, 1, 10),
+    "surprise": (4, 12, 9),
+    "negative": (12, 6, 1, 2),
+}
 _DISTRACTOR_RATE = 0.5
 
 
@@ -266,10 +282,17 @@ def _plan_clips(settings: SyntheticSettings) -> list[_ClipPlan]:
             if rng.uniform() < _DISTRACTOR_RATE:
                 action_units = (*action_units, _DISTRACTORS[distractor])
             onset, apex, offset = _timeline(rng, settings.n_frames, settings.fps)
+            # drawn from its own stream so that the other draws do not depend on the rate
+            cross = np.random.default_rng([settings.seed, 6, i, j])
+            borrowed: tuple[int, ...] = ()
+            if cross.uniform() < settings.cross_class_rate:
+                pool = _BORROWED[label]
+                borrowed = (pool[int(cross.integers(len(pool)))],)
+                action_units = (*action_units, *borrowed)
             plans.append(
                 _ClipPlan(
                     i, j, subject, f"{subject}_c{j + 1:02d}", label, emotion,
-                    action_units, onset, apex, offset,
+                    action_units, onset, apex, offset, borrowed,
                 )
             )  # fmt: skip
     return plans
@@ -345,7 +368,12 @@ def _render_clip(
     gains: list[float] = []
     for au in plan.action_units:
         # distractors are weaker than the action units of the class
-        intensity = rng.uniform(0.4, 0.9) if au in _DISTRACTORS else rng.uniform(0.5, 1.0)
+        if au in plan.borrowed:
+            intensity = rng.uniform(0.3, 0.8)
+        elif au in _DISTRACTORS:
+            intensity = rng.uniform(0.4, 0.9)
+        else:
+            intensity = rng.uniform(0.5, 1.0)
         bumps.extend(ACTION_UNITS[au])
         gains.extend([intensity] * len(ACTION_UNITS[au]))
     sides = (1.0, rng.uniform(0.65, 1.0))
