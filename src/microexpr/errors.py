@@ -15,6 +15,7 @@ __all__ = [
     "FaceNotFoundError",
     "WeightsError",
     "RunFolderError",
+    "InputError",
     "MicroexprWarning",
 ]
 
@@ -62,6 +63,10 @@ class WeightsError(MicroexprError):
 
 class RunFolderError(MicroexprError):
     """A run folder holds results of another configuration, or is unusable."""
+
+
+class InputError(MicroexprError):
+    """An input file or folder (video, frames, images) cannot be read."""
 
 
 class MicroexprWarning(UserWarning):

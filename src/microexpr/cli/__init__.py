@@ -10,6 +10,7 @@ import typer
 from microexpr import __version__
 from microexpr.cli._common import handle_errors
 from microexpr.cli.datasets import app as datasets_app
+from microexpr.cli.predict import predict, train
 
 __all__ = ["app"]
 
@@ -22,6 +23,8 @@ app = typer.Typer(
 )
 
 app.add_typer(datasets_app, name="datasets", help="Check and summarise the datasets on disk.")
+app.command()(train)
+app.command()(predict)
 
 
 def _version(value: bool) -> None:

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from microexpr.data.records import IMAGE_SUFFIXES
-from microexpr.errors import MicroexprError
+from microexpr.errors import InputError
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -43,9 +43,6 @@ DEFAULT_FPS = 30.0
 
 _DIGITS = re.compile(r"(\d+)")
 
-
-class InputError(MicroexprError):
-    """The input given to ``predict`` cannot be read as a recording."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,9 @@ class FrameIssue:
 
     def describe(self, fps: float | None = None) -> str:
         """The issue as one sentence with frame numbers (and times when ``fps`` is known)."""
-        where = f"frame {self.first}" if self.first == self.last else f"frames {self.first}-{self.last}"
+        where = (
+            f"frame {self.first}" if self.first == self.last else f"frames {self.first}-{self.last}"
+        )
         if fps:
             where += f" ({self.first / fps:.2f} s)"
         return f"{where}: {self.problem}"
@@ -121,6 +120,11 @@ class FrameSource:
 
     def __iter__(self) -> Iterator[Frame]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @property
+    def display_name(self) -> str:
+        """Short name of the input for titles and messages."""
+        return Path(self.path).name
 
     def _frame(self, index: int, image: np.ndarray, name: str = "") -> Frame:
         return Frame(index, index / self.fps, image, name)
@@ -167,7 +171,9 @@ class VideoSource(FrameSource):
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         capture.release()
-        super().__init__(str(p), fps if 0 < fps < 10000 else DEFAULT_FPS, count if count > 0 else None)
+        super().__init__(
+            str(p), fps if 0 < fps < 10000 else DEFAULT_FPS, count if count > 0 else None
+        )
         self.max_skip = max_skip
 
     def __iter__(self) -> Iterator[Frame]:
@@ -198,9 +204,27 @@ class VideoSource(FrameSource):
         finally:
             capture.release()
         if decoded == 0:
-            raise InputError(f"input {self.path!r} is not a readable video (no frame could be decoded)")
+            raise InputError(
+                f"input {self.path!r} is not a readable video (no frame could be decoded)"
+            )
         end = failed[0] if failed else index
-        if self.n_frames is not None and end < self.n_frames - 1:
+        midstream = [i for i in self.issues if i.last < end]
+        if self.n_frames is not None and end < self.n_frames and midstream:
+            # OpenCV's FFmpeg reader can lose the frame after an undecodable one
+            # without saying so; the shortfall at the end is the only trace of it
+            first_bad = midstream[0].first
+            self.issues.append(
+                FrameIssue(
+                    end,
+                    self.n_frames - 1,
+                    f"missing at the end ({self.n_frames} announced); the decoder may have "
+                    f"dropped frames next to undecodable frame {first_bad}, so frame numbers "
+                    f"after {first_bad} can be up to {self.n_frames - end} too low",
+                )
+            )
+        elif self.n_frames is not None and end == self.n_frames - 1:
+            self.issues.append(FrameIssue(end, end, "undecodable (corrupt data), skipped"))
+        elif self.n_frames is not None and end < self.n_frames - 1:
             self.issues.append(
                 FrameIssue(
                     end,
@@ -261,7 +285,9 @@ class FolderSource(FrameSource):
         for index, file in enumerate(self.files):
             image = _read_image(file)
             if image is None:
-                self.issues.append(FrameIssue(index, index, f"file {file.name} is not a readable image"))
+                self.issues.append(
+                    FrameIssue(index, index, f"file {file.name} is not a readable image")
+                )
                 continue
             yield self._frame(index, image, file.name)
 
@@ -283,6 +309,11 @@ class ImagePairSource(FrameSource):
             if not f.is_file():
                 raise InputError(f"{role} image {str(f)!r} does not exist")
         super().__init__(f"{self.files[0]} + {self.files[1]}", fps or DEFAULT_FPS, 2)
+
+    @property
+    def display_name(self) -> str:
+        """``onset.png + apex.png``."""
+        return f"{self.files[0].name} + {self.files[1].name}"
 
     def __iter__(self) -> Iterator[Frame]:
         self.issues = []
