@@ -10,6 +10,7 @@ import typer
 from microexpr import __version__
 from microexpr.cli._common import handle_errors
 from microexpr.cli.datasets import app as datasets_app
+from microexpr.cli.evaluate import evaluate
 from microexpr.cli.predict import predict, train
 
 __all__ = ["app"]
@@ -22,9 +23,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-app.add_typer(datasets_app, name="datasets", help="Check and summarise the datasets on disk.")
-app.command()(train)
-app.command()(predict)
 
 
 def _version(value: bool) -> None:
@@ -127,10 +125,14 @@ def complexity(
     from microexpr.models.complexity import profile_model
 
     if all_models:
-        from microexpr.reports.complexity_table import complexity_table, write_complexity_table
+        from microexpr.reports.complexity_table import (
+            complexity_table,
+            markdown_table,
+            write_complexity_table,
+        )
 
         table = complexity_table(None)
-        typer.echo(table.to_markdown(index=False) if hasattr(table, "to_markdown") else table.to_string())
+        typer.echo(markdown_table(table))
         if out is not None:
             write_complexity_table(table, out)
         return
@@ -154,3 +156,10 @@ def models_(pattern: Annotated[str, typer.Argument(help="Shell-style pattern.")]
     for name in list_models(pattern):
         cfg = create_model(name).default_cfg
         typer.echo(f"{name:28s} inputs={cfg['inputs']:<10s} size={tuple(cfg['input_size'])}")
+
+
+# commands whose code lives in their own modules, listed after the ones above
+app.command("evaluate")(evaluate)
+app.command()(train)
+app.command()(predict)
+app.add_typer(datasets_app, name="datasets", help="Check and summarise the datasets on disk.")

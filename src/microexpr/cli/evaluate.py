@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,7 +20,7 @@ def evaluate(
         typer.Option("--weights", help="Folder with one <fold>.pth per fold folder."),
     ] = Path("ststnet_weights"),
     data: Annotated[
-        Path | None,
+        Optional[Path],  # noqa: UP045 (typer needs Optional on Python 3.10)
         typer.Option(
             "--data",
             envvar=MEGC2019_ENV,
@@ -28,7 +28,7 @@ def evaluate(
         ),
     ] = None,
     out: Annotated[
-        Path | None,
+        Optional[Path],  # noqa: UP045
         typer.Option("--out", help="Folder for predictions.csv and metrics.json."),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="Torch device.")] = "cpu",

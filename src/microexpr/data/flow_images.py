@@ -254,7 +254,7 @@ def read_flow_image_set(
     images = _read_many(files, channels, size)
     return FlowImageSet(
         images=images,
-        labels=df["label"].astype(np.int64).to_numpy(),
+        labels=df["label"].astype(np.int64).to_numpy(copy=True),
         subjects=df["subject"].to_numpy(dtype=object),
         datasets=df["dataset"].to_numpy(dtype=object),
         clips=df["clip"].to_numpy(dtype=object),

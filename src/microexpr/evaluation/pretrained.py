@@ -155,9 +155,7 @@ def load_weights(
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         detail = _mismatch(model, state) or str(exc).splitlines()[0]
-        raise WeightsError(
-            f"weights file {p} is not for model {name!r} ({detail})"
-        ) from exc
+        raise WeightsError(f"weights file {p} is not for model {name!r} ({detail})") from exc
     return model
 
 
@@ -234,8 +232,7 @@ def evaluate_fold_weights(
     inputs, (_, height, width) = cfg["inputs"], cfg["input_size"]
     if inputs not in ("flow_image", "uvs", "uv"):
         raise ConfigError(
-            f"model {model_name!r} takes {inputs!r} inputs, not flow images "
-            "(flow_image, uvs or uv)"
+            f"model {model_name!r} takes {inputs!r} inputs, not flow images (flow_image, uvs or uv)"
         )
     labels_all = list(range(int(cfg.get("num_classes", 3))))
 

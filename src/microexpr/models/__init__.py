@@ -1,6 +1,16 @@
 """Models: ATSCNN and the baselines it is compared with, in one registry."""
 
-from microexpr.models import atscnn  # noqa: F401  (registers the models)
+# importing each model file registers its entry points
+from microexpr.models import (  # noqa: F401
+    aorcnn,
+    atscnn,
+    dual_inception,
+    macnn,
+    micro_attention,
+    off_apexnet,
+    off_tanet,
+    ststnet,
+)
 from microexpr.models._registry import create_model, is_model, list_models, register_model
 from microexpr.models.atscnn import ATSCNN
 

@@ -157,15 +157,27 @@ def markdown_table(df: pd.DataFrame, *, floatfmt: str = ".4g") -> str:
 
 
 def write_complexity_table(df: pd.DataFrame, path: str | Path) -> dict[str, Path]:
-    """Write ``df`` as ``<path>.md`` and ``<path>.csv`` (any suffix of ``path`` is replaced).
+    """Write ``df`` as Markdown and CSV.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A table from :func:`complexity_table`.
+    path : str or Path
+        A folder (no suffix; created if needed), which gets ``complexity.md``
+        and ``complexity.csv``; or a file name ending in ``.md`` or ``.csv``,
+        whose stem names both files.
 
     Returns
     -------
     dict
         ``{"md": Path, "csv": Path}``.
     """
-    stem = Path(path).expanduser()
-    stem = stem.with_suffix("") if stem.suffix in (".md", ".csv") else stem
+    p = Path(path).expanduser()
+    if p.suffix in (".md", ".csv"):
+        stem = p.with_suffix("")
+    else:
+        stem = p / "complexity"
     stem.parent.mkdir(parents=True, exist_ok=True)
     md, csv = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".csv")
     md.write_text(markdown_table(df))
