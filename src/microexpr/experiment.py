@@ -125,6 +125,8 @@ def run_loso(
     stream = stream or sys.stderr
     out = Path(out)
     start = time.perf_counter()
+    # built first: a bad executor option or an unreachable Ray address fails before preprocessing
+    engine_executor = make_executor(executor, **(executor_options or {}))
     features = load_features(config, progress=progress)
     records = features.records
     class_names = records[0].class_names
@@ -156,7 +158,7 @@ def run_loso(
         )
 
     results = run_grid(
-        jobs, data, make_executor(executor, **(executor_options or {})), store=store, on_result=on_result
+        jobs, data, engine_executor, store=store, on_result=on_result
     )
     seconds = time.perf_counter() - start
     metrics = write_loso_report(

@@ -15,7 +15,7 @@ def test_version():
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "loso", "complexity", "models"):
+    for command in ("demo", "loso", "ablate", "evaluate", "complexity", "models", "datasets", "train", "predict"):
         assert command in result.output
 
 

@@ -9,6 +9,7 @@ import typer
 
 from microexpr import __version__
 from microexpr.cli._common import handle_errors
+from microexpr.cli.ablate import ablate
 from microexpr.cli.datasets import app as datasets_app
 from microexpr.cli.evaluate import evaluate
 from microexpr.cli.predict import predict, train
@@ -81,6 +82,10 @@ def loso(
     executor: Annotated[str, typer.Option(help="serial, local or ray.")] = "serial",
     workers: Annotated[Optional[int], typer.Option(help="Worker processes (local) or tasks (ray).")] = None,  # noqa: UP045
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address to join.")] = None,  # noqa: UP045
+    threads: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Torch threads per fold job (default 1: identical results on every executor)."),
+    ] = None,
     device: Annotated[Optional[str], typer.Option(help="Override training.device (cpu, cuda).")] = None,  # noqa: UP045
     epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,  # noqa: UP045
     fresh: Annotated[bool, typer.Option(help="Discard results of another config in --out.")] = False,
@@ -102,7 +107,7 @@ def loso(
         cfg = cfg.replace(
             training=replace(cfg.training, device=device or cfg.training.device, epochs=epochs or cfg.training.epochs)
         )
-    options = {"workers": workers, "address": address}
+    options = {"workers": workers, "address": address, "threads": threads}
     run = run_loso(cfg, out, executor=executor, executor_options=options, fresh=fresh, progress=not quiet)
     for name, m in run.metrics["variants"].items():
         typer.echo(f"{name}: UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f} (pooled)")
@@ -159,6 +164,7 @@ def models_(pattern: Annotated[str, typer.Argument(help="Shell-style pattern.")]
 
 
 # commands whose code lives in their own modules, listed after the ones above
+app.command()(ablate)
 app.command("evaluate")(evaluate)
 app.command()(train)
 app.command()(predict)

@@ -6,6 +6,11 @@ persists each :class:`FoldResult` atomically in the run folder as it
 arrives, so a killed run resumes where it stopped. A fold trains a freshly
 seeded model on every subject but the held-out one for a fixed number of
 epochs and predicts the held-out clips with the model of the last epoch.
+
+Executors (:mod:`microexpr.training.executors`: ``serial``, ``local``,
+``ray``) run :func:`plan_units`' units of work: one fold each, or on a GPU
+all folds of a (variant, seed) trained at once (:mod:`.batched`), which are
+saved together when the unit finishes.
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ from microexpr.data.protocols import Fold
 from microexpr.errors import RunFolderError
 from microexpr.models import create_model
 from microexpr.preprocess.cache import atomic_write_text, settings_key
-from microexpr.training.trainer import TrainSettings, fit, predict_proba, seed_everything
+from microexpr.training.trainer import (
+    TrainSettings,
+    check_device,
+    fit,
+    predict_proba,
+    seed_everything,
+)
 
 __all__ = [
     "EngineData",
@@ -35,8 +46,10 @@ __all__ = [
     "RunStore",
     "SerialExecutor",
     "make_jobs",
+    "plan_units",
     "run_fold",
     "run_grid",
+    "run_unit",
 ]
 
 
@@ -86,6 +99,7 @@ class FoldResult:
     proba: list[list[float]]
     losses: list[float]
     seconds: float
+    test_losses: list[float] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -133,12 +147,29 @@ def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> F
     seed_everything(job.seed)
     model = spec.build()
     kind = str(model.default_cfg["inputs"])
-    x = torch.from_numpy(data.inputs[kind])
-    y = torch.from_numpy(data.labels)
-    train = torch.tensor(fold.train_indices, dtype=torch.long)
-    test = torch.tensor(fold.test_indices, dtype=torch.long)
-    losses = fit(model, x[train], y[train], data.settings, seed=job.seed)
-    proba = predict_proba(model, x[test], device=data.settings.device)
+    # index in NumPy: copies, so arrays read-only in Ray's object store are fine
+    train, test = list(fold.train_indices), list(fold.test_indices)
+    x, y = data.inputs[kind], data.labels
+    x_test = torch.from_numpy(x[test])
+    test_losses: list[float] = []
+    every = data.settings.eval_every
+
+    def held_out_loss(epoch: int, _loss: float) -> None:
+        if every and (epoch + 1) % every == 0:
+            p = predict_proba(model, x_test, device=data.settings.device)
+            nll = -np.log(np.clip(p[np.arange(len(test)), y[test]], 1e-12, None)).mean()
+            test_losses.append(round(float(nll), 6))
+            model.train()
+
+    losses = fit(
+        model,
+        torch.from_numpy(x[train]),
+        torch.from_numpy(y[train]),
+        data.settings,
+        seed=job.seed,
+        on_epoch=held_out_loss if every else None,
+    )
+    proba = predict_proba(model, x_test, device=data.settings.device)
     return FoldResult(
         variant=job.variant,
         fold=job.fold,
@@ -150,34 +181,91 @@ def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> F
         proba=np.round(proba.astype(np.float64), 6).tolist(),
         losses=[round(v, 6) for v in losses],
         seconds=round(time.perf_counter() - start, 3),
+        test_losses=test_losses,
     )
 
 
-class Executor(Protocol):
-    """Runs fold jobs and yields their results as they finish (any order)."""
+def plan_units(jobs: Sequence[FoldJob], data: EngineData) -> list[list[FoldJob]]:
+    """Group jobs into units of work, each run by :func:`run_unit`.
 
-    def run(self, jobs: Sequence[FoldJob], data: EngineData) -> Iterator[FoldResult]:
+    One job per unit, unless ``data.settings`` batches folds (on a GPU by
+    default): then the folds of one (variant, seed) form a unit, at most
+    ``max_batched_folds`` of them, trained together as one computation.
+    Models that draw random numbers in their forward pass (dropout) are
+    never batched: batching would change their random streams.
+    """
+    if not data.settings.batches_folds():
+        return [[job] for job in jobs]
+    from microexpr.training.batched import supports_batching
+
+    batchable = {v: supports_batching(data.variants[v].build()) for v in {j.variant for j in jobs}}
+    groups: dict[tuple[str, int], list[FoldJob]] = {}
+    units: list[list[FoldJob]] = []
+    for job in jobs:
+        if batchable[job.variant]:
+            groups.setdefault((job.variant, job.seed), []).append(job)
+        else:
+            units.append([job])
+    size = data.settings.max_batched_folds
+    for group in groups.values():
+        step = size or len(group)
+        units += [group[i : i + step] for i in range(0, len(group), step)]
+    return units
+
+
+def run_unit(
+    unit: Sequence[FoldJob], data: EngineData, *, threads: int | None = None
+) -> list[FoldResult]:
+    """Run a unit of :func:`plan_units`: one fold, or several batched folds."""
+    if len(unit) == 1:
+        return [run_fold(unit[0], data, threads=threads)]
+    from microexpr.training.batched import run_folds_batched
+
+    return run_folds_batched(unit, data, threads=threads)
+
+
+class Executor(Protocol):
+    """Runs fold jobs and yields their results as they finish (any order).
+
+    ``workdir`` is the run folder, where an executor may keep scratch files
+    (Ray's session folder); None when the run is not persisted.
+    """
+
+    def run(
+        self, jobs: Sequence[FoldJob], data: EngineData, *, workdir: Path | None = None
+    ) -> Iterator[FoldResult]:
         """Run ``jobs`` against ``data``."""
         ...
 
 
 class SerialExecutor:
-    """Runs jobs one after another in this process."""
+    """Runs jobs one after another in this process.
 
-    def __init__(self, threads: int | None = None) -> None:
+    Parameters
+    ----------
+    threads : int
+        Torch intra-op threads of each job (default 1, as every executor:
+        the thread count changes the rounding of sums, and so the results).
+    """
+
+    def __init__(self, threads: int = 1) -> None:
         self.threads = threads
 
-    def run(self, jobs: Sequence[FoldJob], data: EngineData) -> Iterator[FoldResult]:
+    def run(
+        self, jobs: Sequence[FoldJob], data: EngineData, *, workdir: Path | None = None
+    ) -> Iterator[FoldResult]:
         """Run ``jobs`` in order."""
-        for job in jobs:
-            yield run_fold(job, data, threads=self.threads)
+        if jobs:
+            check_device(data.settings.device)
+        for unit in plan_units(jobs, data):
+            yield from run_unit(unit, data, threads=self.threads)
 
 
-def make_jobs(variants: Iterable[str], folds: Sequence[Fold], seeds: Iterable[int]) -> list[FoldJob]:
+def make_jobs(
+    variants: Iterable[str], folds: Sequence[Fold], seeds: Iterable[int]
+) -> list[FoldJob]:
     """The grid variants x seeds x folds, in that order."""
-    return [
-        FoldJob(v, f.index, f.test_subject, s) for v in variants for s in seeds for f in folds
-    ]
+    return [FoldJob(v, f.index, f.test_subject, s) for v in variants for s in seeds for f in folds]
 
 
 class RunStore:
@@ -188,7 +276,9 @@ class RunStore:
     fold results are deleted.
     """
 
-    def __init__(self, folder: str | Path, fingerprint: Mapping[str, Any], *, fresh: bool = False) -> None:
+    def __init__(
+        self, folder: str | Path, fingerprint: Mapping[str, Any], *, fresh: bool = False
+    ) -> None:
         self.folder = Path(folder)
         self.fingerprint = settings_key(fingerprint)
         manifest = self.folder / "run.json"
@@ -208,9 +298,19 @@ class RunStore:
         elif fresh:
             self.clear()
         self.folder.mkdir(parents=True, exist_ok=True)
+        # left by a process killed while writing a result, or while its workers ran
+        for stale in [
+            *(self.folder / "folds").glob("**/.*.tmp"),
+            *self.folder.glob(".engine-data-*"),
+        ]:
+            stale.unlink(missing_ok=True)
         atomic_write_text(
             manifest,
-            json.dumps({"fingerprint": self.fingerprint, "experiment": dict(fingerprint)}, indent=2, default=str),
+            json.dumps(
+                {"fingerprint": self.fingerprint, "experiment": dict(fingerprint)},
+                indent=2,
+                default=str,
+            ),
         )
 
     def clear(self) -> None:
@@ -276,7 +376,8 @@ def run_grid(
                 on_result(cached, len(results), len(jobs))
         else:
             pending.append(job)
-    for result in executor.run(pending, data):
+    workdir = store.folder if store is not None else None
+    for result in executor.run(pending, data, workdir=workdir):
         job = FoldJob(result.variant, result.fold, result.test_subject, result.seed)
         if store is not None:
             store.save(result)

@@ -9,17 +9,19 @@ per-sample Python work.
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from microexpr._validation import check_positive_float, check_positive_int
+from microexpr._validation import check_choice, check_positive_float, check_positive_int
+from microexpr.errors import ConfigError
 
-__all__ = ["TrainSettings", "fit", "predict_proba", "seed_everything"]
+__all__ = ["TrainSettings", "check_device", "fit", "predict_proba", "seed_everything"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,18 @@ class TrainSettings:
         Adam weight decay (0).
     device : str
         ``cpu``, ``cuda`` or ``cuda:N``.
+    fold_batching : str
+        ``auto`` (default): on a GPU, train all folds of a model at once as
+        one batched computation (:mod:`microexpr.training.batched`); on the
+        CPU, one fold after another, which measured faster there. ``never``
+        or ``always`` force either path.
+    max_batched_folds : int
+        At most this many folds in one batched computation (0: all), to
+        bound GPU memory.
+    eval_every : int
+        Record the held-out subject's loss every this many epochs (0, the
+        default: never), for learning curves only: it never selects an
+        epoch, and it costs a forward pass over the test clips each time.
     """
 
     epochs: int = 200
@@ -45,6 +59,9 @@ class TrainSettings:
     lr: float = 1e-4
     weight_decay: float = 0.0
     device: str = "cpu"
+    fold_batching: str = "auto"
+    max_batched_folds: int = 0
+    eval_every: int = 0
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "training.epochs")
@@ -52,6 +69,41 @@ class TrainSettings:
         check_positive_float(self.lr, "training.lr")
         if self.weight_decay < 0:
             raise ValueError(f"training.weight_decay == {self.weight_decay}, must be >= 0")
+        check_choice(self.fold_batching, "training.fold_batching", ["auto", "never", "always"])
+        check_positive_int(self.max_batched_folds, "training.max_batched_folds", minimum=0)
+        check_positive_int(self.eval_every, "training.eval_every", minimum=0)
+
+    def batches_folds(self) -> bool:
+        """Whether folds are trained together (batched) rather than one by one."""
+        if self.eval_every:
+            return False  # held-out curves are recorded by the one-fold loop only
+        if self.fold_batching == "auto":
+            return torch.device(self.device).type == "cuda"
+        return self.fold_batching == "always"
+
+
+def check_device(device: str) -> torch.device:
+    """Return ``device`` as a torch device, raising ConfigError if it is not usable here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"training.device must be cpu, cuda or cuda:N, got {device!r}") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"training.device == {device!r}, but torch sees no CUDA device "
+                f"(torch {torch.__version__}); use --device cpu"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"training.device == {device!r}, but only {torch.cuda.device_count()} "
+                "CUDA device(s) are visible"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"training.device == {device!r}, but torch sees no MPS device")
+    elif dev.type not in ("cpu", "mps"):
+        raise ConfigError(f"training.device must be cpu, cuda or cuda:N, got {device!r}")
+    return dev
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -99,26 +151,71 @@ def fit(
     model.to(device).train()
     x = inputs.to(device)
     y = labels.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
     criterion = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    n = len(x)
     losses: list[float] = []
-    for epoch in range(settings.epochs):
-        order = torch.randperm(n, generator=generator).to(device)
-        total = torch.zeros((), device=device)
-        for start, stop in _batch_bounds(n, settings.batch_size):
-            idx = order[start:stop]
-            optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(x[idx]), y[idx])
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(idx)
-        mean = float(total) / n
-        losses.append(mean)
-        if on_epoch is not None:
-            on_epoch(epoch, mean)
+    with _fast_cpu_layout(model, device):
+        for epoch in range(settings.epochs):
+            losses.append(_epoch(model, optimizer, criterion, x, y, generator, settings))
+            if on_epoch is not None:
+                on_epoch(epoch, losses[-1])
     return losses
+
+
+def _epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    generator: torch.Generator,
+    settings: TrainSettings,
+) -> float:
+    """One pass over the shuffled training clips; the mean loss (one sync per epoch)."""
+    n = len(x)
+    order = torch.randperm(n, generator=generator).to(x.device)
+    total = torch.zeros((), device=x.device)
+    for start, stop in _batch_bounds(n, settings.batch_size):
+        idx = order[start:stop]
+        optimizer.zero_grad(set_to_none=True)
+        loss = criterion(model(x[idx]), y[idx])
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(idx)
+    return float(total) / n
+
+
+@contextlib.contextmanager
+def _fast_cpu_layout(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Channels-last convolution weights, contiguous activations, on the CPU.
+
+    Measured on ATSCNN with one thread (fold-epoch CPU time): oneDNN
+    convolutions run 2.5x faster with channels-last weights, but BatchNorm,
+    pooling and SELU run slower on channels-last maps with 3 to 16 channels;
+    making each convolution's output contiguous again gets both (about 30%
+    less time per epoch than either layout alone). Only the memory layout
+    changes, not what is computed.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            module.to(memory_format=torch.channels_last)
+            hooks.append(module.register_forward_hook(_contiguous_output))
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def _contiguous_output(_module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+    return output.contiguous()
 
 
 def _batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
@@ -136,9 +233,10 @@ def predict_proba(
     """Class probabilities in eval mode, shape (n_clips, n_classes)."""
     model.to(device).eval()
     out = []
-    for start in range(0, len(inputs), batch_size):
-        logits = model(inputs[start : start + batch_size].to(device))
-        out.append(torch.softmax(logits, dim=1).cpu())
+    with _fast_cpu_layout(model, torch.device(device)):
+        for start in range(0, len(inputs), batch_size):
+            logits = model(inputs[start : start + batch_size].to(device))
+            out.append(torch.softmax(logits, dim=1).cpu())
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(out).numpy().astype(np.float32)
