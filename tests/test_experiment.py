@@ -12,7 +12,9 @@ from microexpr.synthetic import SyntheticSettings, generate_synthetic_dataset
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
-    settings = SyntheticSettings(n_subjects=3, clips_per_subject=3, n_frames=16, image_size=160, seed=1)
+    settings = SyntheticSettings(
+        n_subjects=3, clips_per_subject=3, n_frames=16, image_size=160, seed=1
+    )
     generate_synthetic_dataset(root, settings, progress=False)
     return root
 
@@ -33,14 +35,28 @@ def _config(root, cache, **training):
 def test_loso_end_to_end_writes_consistent_files(tiny_dataset, tmp_path, capsys):
     run = run_loso(_config(tiny_dataset, tmp_path / "cache"), tmp_path / "run", progress=True)
     out = tmp_path / "run"
-    for name in ("predictions.csv", "metrics.json", "report.md", "config.yaml",
-                 "confusion_matrix.png", "training_curve.png"):
+    for name in (
+        "predictions.csv",
+        "metrics.json",
+        "report.md",
+        "config.yaml",
+        "confusion_matrix.png",
+        "training_curve.png",
+    ):
         assert (out / name).is_file(), name
     err = capsys.readouterr().err
     assert err.count("fold synthetic/s0") == 3  # one progress line per fold
     table = pd.read_csv(out / "predictions.csv")
     assert len(table) == run.metrics["n_clips"] == 9
-    assert set(table.columns) >= {"subject", "clip", "true", "predicted", "p_negative", "p_positive", "p_surprise"}
+    assert set(table.columns) >= {
+        "subject",
+        "clip",
+        "true",
+        "predicted",
+        "p_negative",
+        "p_positive",
+        "p_surprise",
+    }
     metrics = json.loads((out / "metrics.json").read_text())
     labels = ["negative", "positive", "surprise"]
     # pooled scores equal scikit-learn's macro scores over all folds' predictions
@@ -48,7 +64,9 @@ def test_loso_end_to_end_writes_consistent_files(tiny_dataset, tmp_path, capsys)
         f1_score(table["true"], table["predicted"], average="macro", labels=labels, zero_division=0)
     )
     assert metrics["variants"]["atscnn"]["uar"] == pytest.approx(
-        recall_score(table["true"], table["predicted"], average="macro", labels=labels, zero_division=0)
+        recall_score(
+            table["true"], table["predicted"], average="macro", labels=labels, zero_division=0
+        )
     )
     assert "per_fold_mean" in metrics["variants"]["atscnn"]["seeds"]["0"]
     assert "pooled over all folds" in (out / "report.md").read_text()

@@ -135,13 +135,21 @@ class ExperimentConfig:
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
         """Build from a plain dict, raising ConfigError naming bad keys."""
         if not isinstance(raw, dict):
-            raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+            raise ConfigError(
+                f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
+            )
         _check_keys(raw, {f.name for f in dataclasses.fields(cls)}, source)
         try:
             pre = dict(raw.get("preprocess") or {})
-            _check_keys(pre, {f.name for f in dataclasses.fields(PreprocessSettings)}, f"{source}: preprocess")
+            _check_keys(
+                pre,
+                {f.name for f in dataclasses.fields(PreprocessSettings)},
+                f"{source}: preprocess",
+            )
             if "alignment" in pre:
-                pre["alignment"] = _build(AlignmentSettings, pre["alignment"], f"{source}: preprocess.alignment")
+                pre["alignment"] = _build(
+                    AlignmentSettings, pre["alignment"], f"{source}: preprocess.alignment"
+                )
             if "flow" in pre:
                 pre["flow"] = _build(FlowSettings, pre["flow"], f"{source}: preprocess.flow")
             variants = {
@@ -155,7 +163,9 @@ class ExperimentConfig:
                 model=_model_spec(raw.get("model") or {"name": "atscnn"}, f"{source}: model"),
                 variants=variants,
                 training=_build(TrainSettings, raw.get("training") or {}, f"{source}: training"),
-                evaluation=_build(EvaluationConfig, raw.get("evaluation") or {}, f"{source}: evaluation"),
+                evaluation=_build(
+                    EvaluationConfig, raw.get("evaluation") or {}, f"{source}: evaluation"
+                ),
                 cache_dir=str(raw.get("cache_dir", ".cache/microexpr")),
             )
         except ConfigError:
@@ -199,7 +209,9 @@ def _model_spec(raw: Any, source: str) -> ModelSpec:
     if isinstance(raw, str):
         return ModelSpec(raw)
     if not isinstance(raw, dict) or "name" not in raw:
-        raise ConfigError(f"{source}: expected a model name or {{name: ..., options: {{...}}}}, got {raw!r}")
+        raise ConfigError(
+            f"{source}: expected a model name or {{name: ..., options: {{...}}}}, got {raw!r}"
+        )
     _check_keys(raw, {"name", "options"}, source)
     from microexpr.models import is_model
     from microexpr.models._registry import model_entrypoint

@@ -152,14 +152,13 @@ def run_loso(
         correct = sum(int(t == p) for t, p in zip(res.y_true, res.y_pred, strict=True))
         print(
             f"[{done:>3}/{total}] {res.variant} seed {res.seed} fold {res.test_subject}: "
-            f"{correct}/{len(res.y_true)} correct, final loss {res.losses[-1]:.3f}, {res.seconds:.1f} s",
+            f"{correct}/{len(res.y_true)} correct, "
+            f"final loss {res.losses[-1]:.3f}, {res.seconds:.1f} s",
             file=stream,
             flush=True,
         )
 
-    results = run_grid(
-        jobs, data, engine_executor, store=store, on_result=on_result
-    )
+    results = run_grid(jobs, data, engine_executor, store=store, on_result=on_result)
     seconds = time.perf_counter() - start
     metrics = write_loso_report(
         out,
@@ -175,7 +174,9 @@ def run_loso(
     return LosoRun(out, metrics, results, features)
 
 
-def demo_config(data_root: str | Path, *, paper: bool = False, cache_dir: str | Path) -> ExperimentConfig:
+def demo_config(
+    data_root: str | Path, *, paper: bool = False, cache_dir: str | Path
+) -> ExperimentConfig:
     """The demo's experiment: ATSCNN on the synthetic set.
 
     The reduced setting (default) trains 25 epochs with batch 16 and Adam

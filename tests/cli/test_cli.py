@@ -15,7 +15,17 @@ def test_version():
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "loso", "ablate", "evaluate", "complexity", "models", "datasets", "train", "predict"):
+    for command in (
+        "demo",
+        "loso",
+        "ablate",
+        "evaluate",
+        "complexity",
+        "models",
+        "datasets",
+        "train",
+        "predict",
+    ):
         assert command in result.output
 
 
@@ -35,7 +45,9 @@ def test_complexity_unknown_model_exit_2_one_line():
 
 
 def test_loso_missing_config_exit_2(tmp_path):
-    result = runner.invoke(app, ["loso", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app, ["loso", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2
     assert "does not exist" in result.output
     assert "Traceback" not in result.output

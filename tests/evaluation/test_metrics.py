@@ -29,7 +29,9 @@ def test_pooled_scores_equal_sklearn_macro(seed):
     y_pred = np.where(rng.random(200) < 0.6, y_true, rng.integers(0, 3, 200))
     s = pooled_scores(y_true, y_pred, labels=[0, 1, 2])
     assert s["uf1"] == pytest.approx(f1_score(y_true, y_pred, average="macro", labels=[0, 1, 2]))
-    assert s["uar"] == pytest.approx(recall_score(y_true, y_pred, average="macro", labels=[0, 1, 2]))
+    assert s["uar"] == pytest.approx(
+        recall_score(y_true, y_pred, average="macro", labels=[0, 1, 2])
+    )
 
 
 def test_pooled_is_not_per_fold_mean():

@@ -61,7 +61,8 @@ def test_relu_variant_has_no_selu():
 
 def test_spatial_attention_maps_shape_and_range():
     model = create_model("atscnn").eval()
-    maps = model.spatial_attention_maps(torch.randn(2, 3, 128, 128))
+    with torch.no_grad():
+        maps = model.spatial_attention_maps(torch.randn(2, 3, 128, 128))
     assert maps.shape == (2, 3, 8, 8)
     assert float(maps.min()) >= 0 and float(maps.max()) <= 1
 

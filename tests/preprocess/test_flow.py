@@ -16,8 +16,11 @@ def face_patch():
 def test_tvl1_recovers_subpixel_shift(face_patch, du, dv):
     # content moved by (du, dv): flow from first to second is (du, dv)
     shifted = cv2.warpAffine(
-        face_patch, np.float32([[1, 0, du], [0, 1, dv]]), (128, 128),
-        flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT,
+        face_patch,
+        np.float32([[1, 0, du], [0, 1, dv]]),
+        (128, 128),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REFLECT,
     )
     flow = tvl1_flow(face_patch, shifted)
     assert flow.shape == (2, 128, 128)

@@ -19,7 +19,9 @@ def face():
 
 def _shift(img, du, dv):
     m = np.float32([[1, 0, du], [0, 1, dv]])
-    return cv2.warpAffine(img, m, img.shape[::-1], flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        img, m, img.shape[::-1], flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def _clip(root: Path, name: str, onset, apex) -> ClipRecord:

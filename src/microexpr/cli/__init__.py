@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,6 @@ app = typer.Typer(
 )
 
 
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"microexpr {__version__}")
@@ -35,8 +34,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        Optional[bool],  # noqa: UP045 (typer needs Optional on 3.10)
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+        bool | None,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = None,
 ) -> None:
     """Facial micro-expression recognition with ATSCNN and its baselines."""
@@ -45,13 +46,16 @@ def main(
 @app.command()
 @handle_errors
 def demo(
-    out: Annotated[Path, typer.Option(help="Run folder: data, cache, report files.")] = Path("runs/demo"),
+    out: Annotated[Path, typer.Option(help="Run folder: data, cache, report files.")] = Path(
+        "runs/demo"
+    ),
     paper: Annotated[
-        bool, typer.Option(help="The paper's protocol: 200 epochs, batch 64, lr 1e-4 (hours on CPU).")
+        bool,
+        typer.Option(help="The paper's protocol: 200 epochs, batch 64, lr 1e-4 (hours on CPU)."),
     ] = False,
-    subjects: Annotated[Optional[int], typer.Option(help="Synthetic subjects (default 12).")] = None,  # noqa: UP045
-    epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.")] = None,  # noqa: UP045
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.")] = None,  # noqa: UP045
+    subjects: Annotated[int | None, typer.Option(help="Synthetic subjects (default 12).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -65,12 +69,21 @@ def demo(
     """
     from microexpr.experiment import run_demo
 
-    run = run_demo(out, paper=paper, n_subjects=subjects, epochs=epochs, seed=seed, device=device, progress=not quiet)
+    run = run_demo(
+        out,
+        paper=paper,
+        n_subjects=subjects,
+        epochs=epochs,
+        seed=seed,
+        device=device,
+        progress=not quiet,
+    )
     main_variant = run.metrics["main_variant"]
     m = run.metrics["variants"][main_variant]
     typer.echo(
-        f"{main_variant}: UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f} (pooled over {run.metrics['n_subjects']} "
-        f"LOSO folds, {run.metrics['n_clips']} clips, {len(run.metrics['skipped'])} skipped); report: {run.out / 'report.md'}"
+        f"{main_variant}: UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f} "
+        f"(pooled over {run.metrics['n_subjects']} LOSO folds, {run.metrics['n_clips']} clips, "
+        f"{len(run.metrics['skipped'])} skipped); report: {run.out / 'report.md'}"
     )
 
 
@@ -78,17 +91,27 @@ def demo(
 @handle_errors
 def loso(
     config: Annotated[Path, typer.Option(help="Experiment YAML (see configs/).")],
-    out: Annotated[Path, typer.Option(help="Run folder for results (resumable).")] = Path("runs/loso"),
+    out: Annotated[Path, typer.Option(help="Run folder for results (resumable).")] = Path(
+        "runs/loso"
+    ),
     executor: Annotated[str, typer.Option(help="serial, local or ray.")] = "serial",
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (local) or tasks (ray).")] = None,  # noqa: UP045
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster address to join.")] = None,  # noqa: UP045
-    threads: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(help="Torch threads per fold job (default 1: identical results on every executor)."),
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (local) or tasks (ray).")
     ] = None,
-    device: Annotated[Optional[str], typer.Option(help="Override training.device (cpu, cuda).")] = None,  # noqa: UP045
-    epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,  # noqa: UP045
-    fresh: Annotated[bool, typer.Option(help="Discard results of another config in --out.")] = False,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Torch threads per fold job (default 1: identical results on every executor)."
+        ),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Override training.device (cpu, cuda).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override training.epochs.")] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="Discard results of another config in --out.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Leave-one-subject-out training and evaluation of an experiment config.
@@ -105,10 +128,16 @@ def loso(
     cfg = load_config(config)
     if device is not None or epochs is not None:
         cfg = cfg.replace(
-            training=replace(cfg.training, device=device or cfg.training.device, epochs=epochs or cfg.training.epochs)
+            training=replace(
+                cfg.training,
+                device=device or cfg.training.device,
+                epochs=epochs or cfg.training.epochs,
+            )
         )
     options = {"workers": workers, "address": address, "threads": threads}
-    run = run_loso(cfg, out, executor=executor, executor_options=options, fresh=fresh, progress=not quiet)
+    run = run_loso(
+        cfg, out, executor=executor, executor_options=options, fresh=fresh, progress=not quiet
+    )
     for name, m in run.metrics["variants"].items():
         typer.echo(f"{name}: UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f} (pooled)")
     typer.echo(f"report: {run.out / 'report.md'}")
@@ -117,12 +146,16 @@ def loso(
 @app.command()
 @handle_errors
 def complexity(
-    model: Annotated[Optional[str], typer.Argument(help="Registered model name.")] = None,  # noqa: UP045
-    all_models: Annotated[bool, typer.Option("--all", help="Every registered model, as one table.")] = False,
+    model: Annotated[str | None, typer.Argument(help="Registered model name.")] = None,
+    all_models: Annotated[
+        bool, typer.Option("--all", help="Every registered model, as one table.")
+    ] = False,
     input_size: Annotated[
-        Optional[str], typer.Option(help="Input size C,H,W (default: the model's).")  # noqa: UP045
+        str | None, typer.Option(help="Input size C,H,W (default: the model's).")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for complexity.md / .csv (with --all).")] = None,  # noqa: UP045
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for complexity.md / .csv (with --all).")
+    ] = None,
 ) -> None:
     """Parameters, multiply-adds, FLOPs and memory read+write (torchstat's conventions)."""
     from microexpr.errors import ConfigError
@@ -144,13 +177,26 @@ def complexity(
     if model is None:
         raise ConfigError("give a MODEL name or --all")
     net = create_model(model)
-    size = tuple(int(v) for v in input_size.split(",")) if input_size else tuple(net.default_cfg["input_size"])
+    size = (
+        tuple(int(v) for v in input_size.split(","))
+        if input_size
+        else tuple(net.default_cfg["input_size"])
+    )
     c = profile_model(net, size)
     typer.echo(f"model: {model}  input: {size}")
     typer.echo(f"parameters:        {c.params:,} ({c.params / 1e6:.2f} M)")
-    typer.echo(f"FLOPs (MACs):      {c.flops:,} ({c.flops / 1e6:.2f} M)  [torchstat 'Flops'; the papers' MFLOPs]")
-    typer.echo(f"MAdd:              {c.madd:,} ({c.madd / 1e6:.2f} M)  [torchstat 'MAdd': mul and add counted apart]")
-    typer.echo(f"memory read+write: {c.memory_mb:.2f} MB (read {c.memory_read_mb:.2f}, write {c.memory_write_mb:.2f})")
+    typer.echo(
+        f"FLOPs (MACs):      {c.flops:,} ({c.flops / 1e6:.2f} M)"
+        "  [torchstat 'Flops'; the papers' MFLOPs]"
+    )
+    typer.echo(
+        f"MAdd:              {c.madd:,} ({c.madd / 1e6:.2f} M)"
+        "  [torchstat 'MAdd': mul and add counted apart]"
+    )
+    typer.echo(
+        f"memory read+write: {c.memory_mb:.2f} MB "
+        f"(read {c.memory_read_mb:.2f}, write {c.memory_write_mb:.2f})"
+    )
 
 
 @app.command("models")

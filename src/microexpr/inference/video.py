@@ -44,7 +44,6 @@ DEFAULT_FPS = 30.0
 _DIGITS = re.compile(r"(\d+)")
 
 
-
 @dataclass(frozen=True)
 class Frame:
     """One decoded frame.

@@ -52,9 +52,7 @@ def model_entrypoint(name: str) -> Callable[..., nn.Module]:
     if name not in _model_entrypoints:
         close = difflib.get_close_matches(name, list(_model_entrypoints), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(
-            f"unknown model {name!r}{hint} (registered: {', '.join(list_models())})"
-        )
+        raise ConfigError(f"unknown model {name!r}{hint} (registered: {', '.join(list_models())})")
     return _model_entrypoints[name]
 
 

@@ -61,7 +61,9 @@ def _kernel(module: nn.Module) -> tuple[int, int]:
     return (k, k) if isinstance(k, int) else tuple(k)  # type: ignore[return-value]
 
 
-def _leaf_stats(module: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[int, int, int, int]:
+def _leaf_stats(
+    module: nn.Module, inp: torch.Tensor, out: torch.Tensor
+) -> tuple[int, int, int, int]:
     """(madd, flops, read elements, write elements) of one leaf call."""
     n_in, n_out = inp.numel(), out.numel()
     if isinstance(module, nn.Conv2d):

@@ -63,7 +63,9 @@ class FeatureCache:
         self.folder = Path(root) / self.key
         manifest = self.folder / "settings.json"
         if not manifest.exists():
-            atomic_write_text(manifest, json.dumps(self.settings, indent=2, sort_keys=True, default=str))
+            atomic_write_text(
+                manifest, json.dumps(self.settings, indent=2, sort_keys=True, default=str)
+            )
 
     def path(self, clip_key: str) -> Path:
         """File of the clip ``dataset/subject/clip``."""

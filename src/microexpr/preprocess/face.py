@@ -32,7 +32,9 @@ def landmark_model_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / _MODEL_FILE
     if not path.is_file():
-        raise MicroexprError(f"landmark model not found at {path}; reinstall face-recognition-models")
+        raise MicroexprError(
+            f"landmark model not found at {path}; reinstall face-recognition-models"
+        )
     return path
 
 

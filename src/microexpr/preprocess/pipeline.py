@@ -76,7 +76,9 @@ class PreprocessSettings:
             object.__setattr__(
                 self,
                 "alignment",
-                AlignmentSettings(self.size, self.alignment.eye_distance, self.alignment.eye_height),
+                AlignmentSettings(
+                    self.size, self.alignment.eye_distance, self.alignment.eye_height
+                ),
             )
 
     def as_dict(self) -> dict[str, object]:
@@ -106,7 +108,13 @@ class ClipFeatures:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The features by name."""
-        return {"onset": self.onset, "apex": self.apex, "u": self.u, "v": self.v, "strain": self.strain}
+        return {
+            "onset": self.onset,
+            "apex": self.apex,
+            "u": self.u,
+            "v": self.v,
+            "strain": self.strain,
+        }
 
     def stack(self, kind: str) -> np.ndarray:
         """Model input of ``kind`` for this clip, shape (C, size, size), float32."""

@@ -33,7 +33,9 @@ def predictions_table(
     """One row per test clip per (variant, seed), with class probabilities."""
     rows = []
     for res in results:
-        for idx, t, p, prob in zip(res.test_indices, res.y_true, res.y_pred, res.proba, strict=True):
+        for idx, t, p, prob in zip(
+            res.test_indices, res.y_true, res.y_pred, res.proba, strict=True
+        ):
             rec = records[idx]
             row: dict[str, Any] = {
                 "variant": res.variant,
@@ -45,7 +47,9 @@ def predictions_table(
                 "true": class_names[t],
                 "predicted": class_names[p],
             }
-            row.update({f"p_{c}": round(float(v), 6) for c, v in zip(class_names, prob, strict=True)})
+            row.update(
+                {f"p_{c}": round(float(v), 6) for c, v in zip(class_names, prob, strict=True)}
+            )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -73,7 +77,11 @@ def summarize(
     """
     idx = {c: i for i, c in enumerate(class_names)}
     labels = list(range(len(class_names)))
-    out: dict[str, Any] = {"main_variant": main_variant, "class_names": list(class_names), "variants": {}}
+    out: dict[str, Any] = {
+        "main_variant": main_variant,
+        "class_names": list(class_names),
+        "variants": {},
+    }
     for variant, vframe in table.groupby("variant", sort=False):
         seeds: dict[str, Any] = {}
         for seed, frame in vframe.groupby("seed", sort=True):
@@ -81,7 +89,9 @@ def summarize(
             p = frame["predicted"].map(idx).to_numpy()
             seeds[str(seed)] = {
                 "pooled": pooled_scores(t, p, labels=labels),
-                "per_fold_mean": per_fold_mean_scores(t, p, frame["fold"].to_numpy(), labels=labels),
+                "per_fold_mean": per_fold_mean_scores(
+                    t, p, frame["fold"].to_numpy(), labels=labels
+                ),
                 "per_dataset": {
                     str(d): _scores(g, class_names) for d, g in frame.groupby("dataset", sort=True)
                 },
@@ -125,7 +135,8 @@ def render_markdown(
         "UF1 and UAR are pooled over all folds (TP/FP/FN summed over folds first, the MEGC2019 "
         "rule). The per-fold mean is another, non-comparable figure, shown labelled.",
         "",
-        "| variant | UF1 (pooled) | UAR (pooled) | accuracy | UF1 (per-fold mean) | UAR (per-fold mean) | seeds |",
+        "| variant | UF1 (pooled) | UAR (pooled) | accuracy "
+        "| UF1 (per-fold mean) | UAR (per-fold mean) | seeds |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, v in summary["variants"].items():
@@ -133,11 +144,18 @@ def render_markdown(
         pm = first["per_fold_mean"]
         std = f" ± {v['uf1_std']:.4f}" if v["n_seeds"] > 1 else ""
         lines.append(
-            f"| {name} | {v['uf1']:.4f}{std} | {v['uar']:.4f} | {first['pooled']['accuracy']:.4f} | "
-            f"{pm['uf1']:.4f} | {pm['uar']:.4f} | {v['n_seeds']} |"
+            f"| {name} | {v['uf1']:.4f}{std} | {v['uar']:.4f} "
+            f"| {first['pooled']['accuracy']:.4f} | {pm['uf1']:.4f} | {pm['uar']:.4f} "
+            f"| {v['n_seeds']} |"
         )
     first = next(iter(summary["variants"][main]["seeds"].values()))
-    lines += ["", f"## Per dataset (`{main}`)", "", "| dataset | clips | UF1 | UAR |", "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        f"## Per dataset (`{main}`)",
+        "",
+        "| dataset | clips | UF1 | UAR |",
+        "| --- | --- | --- | --- |",
+    ]
     for d, s in first["per_dataset"].items():
         lines.append(f"| {d} | {s['n']} | {s['uf1']:.4f} | {s['uar']:.4f} |")
     names = summary["class_names"]
@@ -146,12 +164,26 @@ def render_markdown(
     lines.append("| --- |" + " --- |" * len(names))
     for n, row in zip(names, first["confusion_matrix"], strict=True):
         lines.append(f"| {n} | " + " | ".join(str(v) for v in row) + " |")
-    lines += ["", f"## Per subject (`{main}`; UF1/UAR over the classes each subject shows)", "", "| subject | clips | accuracy | UF1 | UAR |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        f"## Per subject (`{main}`; UF1/UAR over the classes each subject shows)",
+        "",
+        "| subject | clips | accuracy | UF1 | UAR |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for s, sc in first["per_subject"].items():
-        lines.append(f"| {s} | {sc['n']} | {sc['accuracy']:.3f} | {sc['uf1']:.3f} | {sc['uar']:.3f} |")
+        lines.append(
+            f"| {s} | {sc['n']} | {sc['accuracy']:.3f} | {sc['uf1']:.3f} | {sc['uar']:.3f} |"
+        )
     lines += ["", f"## Skipped clips ({len(issues)})", ""]
     lines += [f"- {issue}" for issue in issues] or ["None."]
-    lines += ["", "![confusion matrix](confusion_matrix.png)", "", "![training loss](training_curve.png)", ""]
+    lines += [
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+        "",
+        "![training loss](training_curve.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -175,12 +207,16 @@ def write_loso_report(
     summary = summarize(table, class_names, main_variant=main_variant)
     summary["n_clips"] = len(records)
     summary["n_subjects"] = len({r.group for r in records})
-    summary["skipped"] = [{"clip": i.key, "reason": i.reason, "stage": i.stage, "path": i.path} for i in issues]
+    summary["skipped"] = [
+        {"clip": i.key, "reason": i.reason, "stage": i.stage, "path": i.path} for i in issues
+    ]
     summary["seconds"] = round(seconds, 1)
     atomic_write_text(out / "metrics.json", json.dumps(summary, indent=2))
     main_first = next(iter(summary["variants"][main_variant]["seeds"].values()))
     plot_confusion_matrix(
-        np.array(main_first["confusion_matrix"]), class_names, out / "confusion_matrix.png",
+        np.array(main_first["confusion_matrix"]),
+        class_names,
+        out / "confusion_matrix.png",
         title=f"{main_variant}: confusion matrix (all folds pooled)",
     )
     curves: dict[str, list[list[float]]] = {}
@@ -188,8 +224,13 @@ def write_loso_report(
         curves.setdefault(res.variant, []).append(res.losses)
     plot_training_curves(curves, out / "training_curve.png")
     text = render_markdown(
-        summary, title=title, config=config, issues=issues,
-        n_clips=summary["n_clips"], n_subjects=summary["n_subjects"], seconds=seconds,
+        summary,
+        title=title,
+        config=config,
+        issues=issues,
+        n_clips=summary["n_clips"],
+        n_subjects=summary["n_subjects"],
+        seconds=seconds,
     )
     atomic_write_text(out / "report.md", text)
     return summary

@@ -26,8 +26,13 @@ def plot_confusion_matrix(
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
             ax.text(
-                j, i, f"{matrix[i, j]}\n{share[i, j]:.0%}", ha="center", va="center",
-                color="white" if share[i, j] > 0.5 else "black", fontsize=9,
+                j,
+                i,
+                f"{matrix[i, j]}\n{share[i, j]:.0%}",
+                ha="center",
+                va="center",
+                color="white" if share[i, j] > 0.5 else "black",
+                fontsize=9,
             )
     ax.set_xticks(range(len(class_names)), class_names, rotation=30)
     ax.set_yticks(range(len(class_names)), class_names)
@@ -41,9 +46,7 @@ def plot_confusion_matrix(
     return path
 
 
-def plot_training_curves(
-    curves: Mapping[str, Sequence[Sequence[float]]], path: str | Path
-) -> Path:
+def plot_training_curves(curves: Mapping[str, Sequence[Sequence[float]]], path: str | Path) -> Path:
     """Save mean training loss per epoch for each variant (band: min..max over folds)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=120)
     for name, fold_curves in curves.items():
