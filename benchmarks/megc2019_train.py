@@ -75,6 +75,7 @@ class Spec:
     """How one model is trained here."""
 
     kwargs: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None  # registry name, when it differs from the key
     scale: float = 1 / 255  # flow images are 0..255
     lr: float = 1e-4
     batch_size: int = 64
@@ -86,6 +87,10 @@ SPECS: dict[str, Spec] = {
     "atscnn": Spec(
         kwargs={"input_size": 28},
         note="paper settings (Adam 1e-4, batch 64); streams at 28x28 native, 16x1x1 per stream",
+    ),
+    "atscnn_128": Spec(
+        model="atscnn",
+        note="paper settings at the paper's 128x128: flows resized 28 -> 128 (meant for a GPU)",
     ),
     "ststnet": Spec(
         scale=1.0,
@@ -150,7 +155,8 @@ def run_model(
     subjects = list(dict.fromkeys(data.subjects.tolist()))  # file order
     if max_folds is not None:
         subjects = subjects[:max_folds]
-    probe = create_model(name, **spec.kwargs)
+    registry_name = spec.model or name
+    probe = create_model(registry_name, **spec.kwargs)
     x_all = _inputs(probe, data.images, spec.scale)
     y_all = torch.from_numpy(data.labels)
     frames = []
@@ -160,7 +166,7 @@ def run_model(
         train_idx = torch.from_numpy(np.flatnonzero(~test))
         test_idx = torch.from_numpy(np.flatnonzero(test))
         seed_everything(seed + i)
-        model = create_model(name, **spec.kwargs)
+        model = create_model(registry_name, **spec.kwargs)
         fit(model, x_all[train_idx], y_all[train_idx], settings, seed=seed + i)
         proba = predict_proba(model, x_all[test_idx], device=device)
         frames.append(
