@@ -11,15 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["CBAM", "ChannelAttention", "SpatialAttention", "make_activation"]
+from microexpr.models._blocks import make_activation
 
-
-def make_activation(name: str) -> nn.Module:
-    """Return the activation module called ``name`` (``selu``, ``relu``, ``elu``)."""
-    table = {"selu": nn.SELU, "relu": nn.ReLU, "elu": nn.ELU}
-    if name not in table:
-        raise ValueError(f"activation must be one of {sorted(table)}, got {name!r}")
-    return table[name]()
+__all__ = ["CBAM", "ChannelAttention", "SpatialAttention"]
 
 
 class ChannelAttention(nn.Module):

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from microexpr.models._blocks import mlp_head
 from microexpr.models._registry import register_model
 from microexpr.models.off_tanet import MultiHeadPositionalSelfAttention
 
@@ -122,15 +123,7 @@ class MiniAORCNN(nn.Module):
         self.res2 = WideningResidualBlock(18, 28)
         self.transformer = BottleneckTransformerBlock(28, 8, size=input_size // 8)
         side = input_size // 16
-        self.head = nn.Sequential(
-            nn.Linear(8 * side * side, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
+        self.head = mlp_head(8 * side * side, (hidden, hidden), num_classes, dropout=dropout)
         self.default_cfg: dict[str, Any] = {
             "inputs": "uvs",
             "input_size": (in_channels, input_size, input_size),

@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from microexpr.models._attention import CBAM, make_activation
+from microexpr.models._attention import CBAM
+from microexpr.models._blocks import make_activation, mlp_head
 from microexpr.models._registry import register_model
 
 __all__ = ["ATSCNN", "Stream", "ATTENTIONS", "INPUT_STREAMS"]
@@ -161,12 +162,7 @@ class ATSCNN(nn.Module):
             raise ValueError(f"input_size {input_size} too small for {len(channels)} poolings")
         self.feature_shape = (channels[-1], side, side)
         width = self.num_streams * channels[-1] * side * side
-        layers: list[nn.Module] = []
-        for hidden in head:
-            layers += [nn.Linear(width, hidden), make_activation(activation)]
-            width = hidden
-        layers.append(nn.Linear(width, num_classes))
-        self.head = nn.Sequential(*layers)
+        self.head = mlp_head(width, head, num_classes, activation=activation)
         self.default_cfg: dict[str, Any] = {
             "inputs": inputs,
             "input_size": (self.num_streams, input_size, input_size),

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from microexpr.models._blocks import mlp_head
 from microexpr.models._registry import register_model
 
 __all__ = ["DualInception", "InceptionBlock"]
@@ -102,9 +103,7 @@ class DualInception(nn.Module):
         self.stream_u = stream()
         self.stream_v = stream()
         side = input_size // 4
-        self.head = nn.Sequential(
-            nn.Linear(2 * 4 * w2 * side * side, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
-        )
+        self.head = mlp_head(2 * 4 * w2 * side * side, (hidden,), num_classes)
         self.default_cfg: dict[str, Any] = {
             "inputs": "uv",
             "input_size": (2, input_size, input_size),

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from microexpr.models._blocks import mlp_head
 from microexpr.models._registry import register_model
 
 __all__ = ["MACNN", "ResidualVGGBlock"]
@@ -100,15 +101,7 @@ class MACNN(nn.Module):
             nn.ReLU(),
         )
         side = input_size // 2 ** len(widths)
-        self.head = nn.Sequential(
-            nn.Linear(c * side * side, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
+        self.head = mlp_head(c * side * side, (hidden, hidden), num_classes, dropout=dropout)
         self.default_cfg: dict[str, Any] = {
             "inputs": "uvs",
             "input_size": (in_channels, input_size, input_size),

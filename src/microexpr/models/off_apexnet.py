@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from microexpr.models._blocks import mlp_head
 from microexpr.models._registry import register_model
 
 __all__ = ["OffApexNet", "OffApexStream"]
@@ -82,15 +83,7 @@ class OffApexNet(nn.Module):
         self.stream_v = OffApexStream()
         side = input_size // 4
         width = 2 * 16 * side * side
-        self.head = nn.Sequential(
-            nn.Linear(width, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
+        self.head = mlp_head(width, (hidden, hidden), num_classes, dropout=dropout)
         self.default_cfg: dict[str, Any] = {
             "inputs": "uv",
             "input_size": (2, input_size, input_size),

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from microexpr.models._attention import ChannelAttention, SpatialAttention
+from microexpr.models._blocks import mlp_head
 from microexpr.models._registry import register_model
 
 __all__ = [
@@ -199,15 +200,7 @@ class OffTANet(nn.Module):
         self.res2 = ResidualBlock(18, 28)
         self.enhanced = EnhancedResidualBlock(28, 8, size=input_size // 8)
         side = input_size // 16
-        self.head = nn.Sequential(
-            nn.Linear(8 * side * side, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
+        self.head = mlp_head(8 * side * side, (hidden, hidden), num_classes, dropout=dropout)
         self.default_cfg: dict[str, Any] = {
             "inputs": "uvs",
             "input_size": (in_channels, input_size, input_size),
