@@ -445,6 +445,34 @@ class RawClip:
     frames: dict[int, Path] | None = None
     problem: str | None = None
 
+    @classmethod
+    def from_row(
+        cls,
+        row: SheetRow,
+        subject: str,
+        folder: Path,
+        *,
+        clip: str | None = None,
+        prefix: str | None = None,
+    ) -> RawClip:
+        """A clip from a sheet row with the canonical fields, its frames in ``folder``.
+
+        ``subject`` is the row's subject as the dataset's reader normalises it;
+        ``clip`` overrides the row's clip name (CAS(ME)^3 names clips by
+        recording and onset).
+        """
+        return cls(
+            subject=subject,
+            clip=cell_text(row.values["clip"]) if clip is None else clip,
+            onset=row.values["onset"],
+            apex=row.values["apex"],
+            offset=row.values["offset"],
+            emotion=cell_text(row.values["emotion"]),
+            source=row.source,
+            folder=folder,
+            prefix=prefix,
+        )
+
 
 def classes_of(mapping: Mapping[str, str | None]) -> tuple[str, ...]:
     """Class names a mapping targets: ``CLASS_NAMES`` when it fits, else its own, sorted."""

@@ -124,20 +124,8 @@ class Casme(ClipDataset):
         raw = []
         for row in rows:
             subject = normalise_subject(row.values["subject"])
-            clip = cell_text(row.values["clip"])
-            raw.append(
-                RawClip(
-                    subject=subject,
-                    clip=clip,
-                    onset=row.values["onset"],
-                    apex=row.values["apex"],
-                    offset=row.values["offset"],
-                    emotion=cell_text(row.values["emotion"]),
-                    source=row.source,
-                    folder=self.frames_dir / subject / clip,
-                    prefix=prefix,
-                )
-            )
+            folder = self.frames_dir / subject / cell_text(row.values["clip"])
+            raw.append(RawClip.from_row(row, subject, folder, prefix=prefix))
         mapping = emotion_mapping(self.name) if mapping is None else mapping
         self.class_names = classes_of(mapping)
         self.records, self.issues, self.excluded = build_records(

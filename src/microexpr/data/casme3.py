@@ -122,18 +122,8 @@ class Casme3A(ClipDataset):
             folder = frames_dir / subject / recording
             if (folder / modality).is_dir() or not folder.is_dir():
                 folder = folder / modality
-            raw.append(
-                RawClip(
-                    subject=subject,
-                    clip=f"{recording}_{cell_text(row.values['onset'])}",
-                    onset=row.values["onset"],
-                    apex=row.values["apex"],
-                    offset=row.values["offset"],
-                    emotion=cell_text(row.values["emotion"]),
-                    source=row.source,
-                    folder=folder,
-                )
-            )
+            clip = f"{recording}_{cell_text(row.values['onset'])}"
+            raw.append(RawClip.from_row(row, subject, folder, clip=clip))
         mapping = emotion_mapping(self.name) if mapping is None else mapping
         self.class_names = classes_of(mapping)
         self.records, self.issues, self.excluded = build_records(
