@@ -22,6 +22,11 @@ from microexpr.data.protocols import loso_folds
 from microexpr.data.records import ClipIssue, ClipRecord
 from microexpr.errors import ConfigError, MicroexprError
 from microexpr.preprocess.cache import atomic_write_text
+from microexpr.preprocess.flow_image_inputs import (
+    FLOW_IMAGES_DATASET,
+    FlowImageFeatures,
+    load_flow_image_features,
+)
 from microexpr.preprocess.pipeline import FeatureSet, preprocess_records
 from microexpr.reports.loso_report import write_loso_report
 from microexpr.training.engine import EngineData, FoldResult, RunStore, make_jobs, run_grid
@@ -56,8 +61,16 @@ def load_clips(data: DataConfig) -> tuple[list[ClipRecord], list[ClipIssue]]:
     return load_dataset(data.dataset, data.root, **data.options)
 
 
-def load_features(config: ExperimentConfig, *, progress: bool = True) -> FeatureSet:
-    """Clips of ``config`` preprocessed (through the cache); issues of both steps merged."""
+def load_features(
+    config: ExperimentConfig, *, progress: bool = True
+) -> FeatureSet | FlowImageFeatures:
+    """Clips of ``config`` preprocessed (through the cache); issues of both steps merged.
+
+    A flow-image set (``data.dataset: flow_images``) is read as it is: its
+    images are the features (see :mod:`microexpr.preprocess.flow_image_inputs`).
+    """
+    if config.data.dataset == FLOW_IMAGES_DATASET:
+        return load_flow_image_features(config.data.root, **config.data.options)
     records, issues = load_clips(config.data)
     records = [r for r in records if r.label >= 0]
     if not records:
@@ -79,7 +92,7 @@ class LosoRun:
     out: Path
     metrics: dict[str, Any]
     results: list[FoldResult]
-    features: FeatureSet
+    features: FeatureSet | FlowImageFeatures
 
 
 def _fingerprint(config: ExperimentConfig, records: list[ClipRecord]) -> dict[str, Any]:
@@ -134,10 +147,16 @@ def run_loso(
     if len(folds) < 2:
         raise MicroexprError(f"LOSO needs at least 2 subjects, found {len(folds)}")
     variants = config.all_variants()
-    kinds = {spec.input_kind() for spec in variants.values()}
+    if isinstance(features, FlowImageFeatures):
+        # inputs arranged as each model's default_cfg declares; loso_test shifts test rows
+        cfgs = {name: spec.build().default_cfg for name, spec in variants.items()}
+        inputs, labels, folds = features.engine_arrays(cfgs)
+    else:
+        kinds = {spec.input_kind() for spec in variants.values()}
+        inputs, labels = {k: features.inputs(k) for k in sorted(kinds)}, features.labels
     data = EngineData(
-        inputs={k: features.inputs(k) for k in sorted(kinds)},
-        labels=features.labels,
+        inputs=inputs,
+        labels=labels,
         folds=folds,
         variants=variants,
         settings=config.training,
@@ -159,6 +178,11 @@ def run_loso(
         )
 
     results = run_grid(jobs, data, engine_executor, store=store, on_result=on_result)
+    if isinstance(features, FlowImageFeatures):
+        results = [
+            replace(r, test_indices=[features.clip_index(i) for i in r.test_indices])
+            for r in results
+        ]
     seconds = time.perf_counter() - start
     metrics = write_loso_report(
         out,

@@ -27,15 +27,22 @@ raises :class:`FlowImageError` naming it.
 MEGC2019 layout (STSTNet's published flows)
 -------------------------------------------
 ``root/labels.csv`` in the generic format (columns dataset, subject, clip,
-label, image), ``root/whole/`` with the 442 images normalised over the whole
-set, and ``root/loso_test/<fold>/<label>/<image>`` with the test images of
-each leave-one-subject-out fold, normalised within that fold; the fold is the
-held-out subject. The 28x28 PNGs hold u, v and strain as R, G, B (written
-from MATLAB), so ``cv2.imread``'s B, G, R array is (strain, v, u): channel 0
-is skewed towards 0 as a magnitude is (median 14 of 255), channels 1 and 2
-are centred near 128 as signed flows are. STSTNet's weights take that array
-as it is (``inputs="flow_image"``); :func:`select_inputs` reorders it for
-models that take ``uvs`` or ``uv`` streams.
+label, image), ``root/whole/`` with the 442 images, and
+``root/loso_test/<fold>/<label>/<image>`` with the test images of each
+leave-one-subject-out fold; the fold is the held-out subject. Although the
+folder names suggest a per-fold normalisation, every image is normalised on
+its own (each channel min-max scaled to 0..255 within the clip): the 442
+``loso_test`` images, and all 29,614 per-fold training images of the same
+release in HTNet's repository, are pixel-identical to ``whole/`` (checked
+image by image; PNG bytes differ, pixels do not), so no statistic of a test
+subject reaches its training images through the normalisation.
+The 28x28 PNGs hold u, v and strain as R, G, B (written from MATLAB),
+so ``cv2.imread``'s B, G, R array is (strain, v, u): channel 0 is skewed
+towards 0 as a magnitude is (median 14 of 255), channels 1 and 2 are centred
+near 128 as signed flows are (see
+:mod:`microexpr.preprocess.flow_image_inputs` for how the images were made).
+STSTNet's weights take that array as it is (``inputs="flow_image"``);
+:func:`select_inputs` reorders it for models that take ``uvs`` or ``uv`` streams.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ __all__ = [
     "FlowImageError",
     "FlowImageSet",
     "MEGC2019_ENV",
+    "check_megc2019_layout",
     "megc2019_folds",
     "read_flow_image",
     "read_flow_image_set",
@@ -268,6 +276,41 @@ def _check_megc_root(root: str | Path) -> Path:
         raise DatasetNotFoundError(
             f"MEGC2019 flow set not found at {str(r)!r}: expected labels.csv, whole/ and "
             f"loso_test/ there (set {MEGC2019_ENV} or pass the folder)"
+        )
+    return r
+
+
+def check_megc2019_layout(root: str | Path, *, need_folds: bool = False) -> Path:
+    """Check that ``root`` holds a flow-image set in the MEGC2019 layout.
+
+    Parameters
+    ----------
+    root : str or Path
+        The set's folder.
+    need_folds : bool
+        Also require ``root/loso_test/``.
+
+    Returns
+    -------
+    Path
+        ``root``, expanded.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        One line naming what is missing and what the folder holds instead.
+    """
+    r = Path(root).expanduser()
+    if not r.is_dir():
+        raise DatasetNotFoundError(f"flow-image set folder {str(r)!r} does not exist")
+    needed = ["labels.csv", "whole/"] + (["loso_test/"] if need_folds else [])
+    missing = [n for n in needed if not (r / n.rstrip("/")).is_dir() and not (r / n).is_file()]
+    if missing:
+        found = sorted(p.name + ("/" if p.is_dir() else "") for p in r.iterdir())[:8]
+        raise DatasetNotFoundError(
+            f"{r} is not a flow-image set in the MEGC2019 layout: {', '.join(missing)} "
+            f"missing (expected labels.csv, whole/<image> and loso_test/<fold>/<label>/<image>; "
+            f"found {', '.join(found) or 'nothing'})"
         )
     return r
 

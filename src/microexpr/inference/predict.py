@@ -40,6 +40,10 @@ from microexpr.inference.checkpoint import CheckpointInfo, load_checkpoint
 from microexpr.inference.spotting import Candidate, Spotter, SpottingSettings
 from microexpr.inference.video import FrameIssue, FrameSource, InputError, open_source
 from microexpr.preprocess.face import LandmarkDetector
+from microexpr.preprocess.flow_image_inputs import (
+    FlowImageRepresentation,
+    model_input_from_flow,
+)
 from microexpr.preprocess.pipeline import FEATURE_KINDS, ClipFeatures, preprocess_pair
 from microexpr.reports.panels import PlotInterval, plot_candidate_panel, plot_motion
 from microexpr.training.trainer import predict_proba
@@ -198,7 +202,7 @@ def _classify(
     device: str,
 ) -> tuple[np.ndarray, ClipFeatures, np.ndarray | None]:
     features = preprocess_pair(onset, apex, info.preprocess, landmarks=landmarks)
-    x = torch.from_numpy(features.stack(info.inputs)[None])
+    x = torch.from_numpy(_model_input(model, info, features)[None])
     with _one_torch_thread(device):
         proba = predict_proba(model, x, device=device)[0]
     attention = None
@@ -210,6 +214,22 @@ def _classify(
             attention = F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
             attention = attention[0, 0].cpu().numpy()
     return proba, features, attention
+
+
+def _model_input(
+    model: torch.nn.Module, info: CheckpointInfo, features: ClipFeatures
+) -> np.ndarray:
+    """The model's input: our features, or them in the representation it was trained on."""
+    rep = info.extra.get("input_representation")
+    if rep is None:
+        return features.stack(info.inputs)
+    return model_input_from_flow(
+        features.u,
+        features.v,
+        features.strain,
+        model.default_cfg,
+        FlowImageRepresentation.from_dict(rep),
+    )
 
 
 def _check_onset_apex(onset: int | None, apex: int | None) -> tuple[int, int] | None:
@@ -275,7 +295,7 @@ def predict(
     start = time.perf_counter()
     given = _check_onset_apex(onset, apex)
     model, info = load_checkpoint(model_dir, device=device)
-    if info.inputs not in FEATURE_KINDS:
+    if info.inputs not in FEATURE_KINDS and "input_representation" not in info.extra:
         raise WeightsError(
             f"{info.path}: model {info.model_name!r} takes {info.inputs!r} inputs, which "
             f"prediction cannot compute (it computes {', '.join(sorted(FEATURE_KINDS))})"

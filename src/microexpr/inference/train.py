@@ -23,6 +23,7 @@ from microexpr.config import ExperimentConfig
 from microexpr.errors import MicroexprError
 from microexpr.experiment import load_features
 from microexpr.inference.checkpoint import save_checkpoint
+from microexpr.preprocess.flow_image_inputs import FlowImageFeatures
 from microexpr.reports.panels import plot_training_curve
 from microexpr.training.trainer import fit, seed_everything
 
@@ -101,7 +102,13 @@ def train_final_model(
     seed_everything(seed)
     model = config.model.build()
     kind = str(model.default_cfg["inputs"])
-    inputs = torch.from_numpy(features.inputs(kind))
+    representation = None
+    if isinstance(features, FlowImageFeatures):
+        # a flow-image set: inputs as the model declares; predict rebuilds the representation
+        inputs = torch.from_numpy(features.model_inputs(model.default_cfg, model=config.model.name))
+        representation = features.representation().to_dict()
+    else:
+        inputs = torch.from_numpy(features.inputs(kind))
     labels = torch.from_numpy(features.labels)
     class_names = tuple(features.records[0].class_names)
     counts = {name: int((labels == i).sum()) for i, name in enumerate(class_names)}
@@ -130,6 +137,8 @@ def train_final_model(
         "losses": losses,
         "seconds": round(seconds, 2),
     }
+    if representation is not None:
+        extra["input_representation"] = representation
     checkpoint = save_checkpoint(
         out,
         model,
