@@ -50,7 +50,9 @@ def test_atscnn_default_gets_the_flows_resized_to_128():
     assert out.shape == (2, 3, 128, 128)
     assert 0 <= out.min() and out.max() <= 1.0
     # a bilinear upsampling keeps the mean (up to the borders)
-    np.testing.assert_allclose(out.mean(axis=(2, 3)), x[:, [2, 1, 0]].mean(axis=(2, 3)) / 255, atol=0.01)
+    np.testing.assert_allclose(
+        out.mean(axis=(2, 3)), x[:, [2, 1, 0]].mean(axis=(2, 3)) / 255, atol=0.01
+    )
 
 
 def test_a_frame_model_cannot_take_flow_images():

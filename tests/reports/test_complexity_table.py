@@ -49,3 +49,45 @@ def test_write_complexity_table_folder_and_stem(table, tmp_path):
     assert pd.read_csv(files["csv"])["model"].tolist() == ["atscnn", "ststnet", "off_tanet"]
     files = write_complexity_table(table, tmp_path / "t.md")
     assert files["csv"] == tmp_path / "t.csv" and files["md"].read_text().startswith("| model |")
+
+
+def test_paper_table3_at_128_matches_or_explains(tmp_path):
+    from microexpr.reports.complexity_table import (
+        PaperSTSTNet,
+        paper_complexity_table,
+        write_paper_complexity_table,
+    )
+
+    t = paper_complexity_table()
+    assert set(t["input_size"].str.endswith("x128x128")) == {True}
+    by = {
+        (m, p.split(",")[0].split(" (")[0]): r
+        for m, p, r in zip(t["model"], t["profiled"], t.to_dict("records"), strict=True)
+    }
+    assert by[("ststnet", "paper's layout")]["match"] == "yes/yes/yes"
+    assert by[("dual_inception", "no ReLU on the 1x1 branch")]["match"] == "yes/yes/yes"
+    assert by[("dual_inception", "registered")]["match"] == "yes/NO/NO"
+    assert by[("micro_attention", "registered")]["match"] == "yes/yes/yes"
+    assert by[("off_tanet", "registered")]["match"] == "NO/yes/yes"
+    assert by[("atscnn", "registered")]["match"] == "yes/yes/yes"
+    assert by[("macnn", "registered")]["match"] == "yes/-/yes"
+    # every row that does not match everywhere carries an explanation
+    assert all(len(e) > 20 for e in t["explanation"])
+    # the reconstruction is the Off-TANet authors' STSTNet: 162,051 parameters at 28x28
+    assert sum(p.numel() for p in PaperSTSTNet(28).parameters()) == 162_051
+    files = write_paper_complexity_table(t, tmp_path)
+    assert files["md"].name == "complexity_paper.md"
+    assert "Explanations:" in files["md"].read_text()
+
+
+def test_cli_complexity_paper(tmp_path):
+    from typer.testing import CliRunner
+
+    from microexpr.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["complexity", "--all", "--paper", "--out", str(tmp_path)])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "complexity_paper.csv").is_file()
+    bad = runner.invoke(app, ["complexity", "--paper"])
+    assert bad.exit_code == 2 and "give --all with it" in bad.output

@@ -156,12 +156,34 @@ def complexity(
     out: Annotated[
         Path | None, typer.Option(help="Folder for complexity.md / .csv (with --all).")
     ] = None,
+    paper: Annotated[
+        bool,
+        typer.Option(
+            "--paper",
+            help="With --all: the ATSCNN paper's Table 3 (its models at 128x128) beside the "
+            "published figures, every mismatch explained (complexity_paper.md / .csv).",
+        ),
+    ] = False,
 ) -> None:
     """Parameters, multiply-adds, FLOPs and memory read+write (torchstat's conventions)."""
     from microexpr.errors import ConfigError
     from microexpr.models import create_model
     from microexpr.models.complexity import profile_model
 
+    if paper:
+        if not all_models:
+            raise ConfigError("--paper profiles the paper's whole Table 3: give --all with it")
+        from microexpr.reports.complexity_table import (
+            markdown_table,
+            paper_complexity_table,
+            write_paper_complexity_table,
+        )
+
+        table = paper_complexity_table()
+        typer.echo(markdown_table(table, floatfmt=".2f"))
+        if out is not None:
+            write_paper_complexity_table(table, out)
+        return
     if all_models:
         from microexpr.reports.complexity_table import (
             complexity_table,
