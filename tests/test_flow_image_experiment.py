@@ -91,3 +91,31 @@ def test_train_on_flow_images_then_predict_on_a_face(tmp_path):
     )
     assert len(result.candidates) == 1
     assert result.candidates[0].label in ("negative", "positive", "surprise")
+
+
+def test_nested_recipe_section_runs_through_loso(tmp_path):
+    root = write_flow_set(tmp_path / "flows")
+    raw = _config(root, {"name": "ststnet"}, "loso_test", epochs=1)
+    raw["nested"] = {"grid": {"lr": [1e-3, 1e-4]}}
+    run = run_loso(ExperimentConfig.from_dict(raw), tmp_path / "nested", progress=False)
+    sel = pd.read_csv(tmp_path / "nested" / "selection.csv", dtype=str)
+    assert list(sel["test_subject"]) == ["casme2/sub01", "samm/006", "smic/s01"]
+    assert set(sel["chosen"]) <= {"lr=0.001", "lr=0.0001"}
+    assert run.metrics["n_clips"] == 8
+    assert len(pd.read_csv(tmp_path / "nested" / "predictions.csv")) == 8
+    again = run_loso(ExperimentConfig.from_dict(raw), tmp_path / "nested", progress=False)
+    assert again.metrics["variants"] == run.metrics["variants"]  # resumed from nested/*.json
+
+
+def test_nested_section_bad_keys(tmp_path):
+    import pytest
+
+    from microexpr.errors import ConfigError
+
+    raw = _config(tmp_path, {"name": "ststnet"})
+    raw["nested"] = {"grids": {}}
+    with pytest.raises(ConfigError, match="nested: unknown keys"):
+        ExperimentConfig.from_dict(raw)
+    raw["nested"] = {"grid": {}}
+    with pytest.raises(ConfigError, match="give `grid`"):
+        ExperimentConfig.from_dict(raw)

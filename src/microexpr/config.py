@@ -13,6 +13,7 @@ One YAML file per experiment, versioned in ``configs/``::
     training: {epochs: 200, batch_size: 64, lr: 1.0e-4, device: cpu}
     evaluation: {average: pooled, seeds: [0]}
     cache_dir: .cache/microexpr
+    nested: {}                    # optional: nested LOSO selection (grid, inner_groups)
 
 Unknown keys are errors (a typo must not silently fall back to a default).
 """
@@ -118,6 +119,7 @@ class ExperimentConfig:
     training: TrainSettings = field(default_factory=TrainSettings)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     cache_dir: str = ".cache/microexpr"
+    nested: dict[str, Any] = field(default_factory=dict)
 
     def all_variants(self) -> dict[str, ModelSpec]:
         """The main model first, then the extra variants."""
@@ -167,6 +169,7 @@ class ExperimentConfig:
                     EvaluationConfig, raw.get("evaluation") or {}, f"{source}: evaluation"
                 ),
                 cache_dir=str(raw.get("cache_dir", ".cache/microexpr")),
+                nested=_nested(raw.get("nested"), f"{source}: nested"),
             )
         except ConfigError:
             raise
@@ -203,6 +206,18 @@ def _build(cls: type, raw: Any, source: str) -> Any:
         raise ConfigError(f"{source}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _nested(raw: Any, source: str) -> dict[str, Any]:
+    """The ``nested`` section (nested LOSO selection, see microexpr.training.nested)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping, got {raw!r}")
+    _check_keys(raw, {"grid", "inner_groups", "subjects"}, source)
+    if not isinstance(raw.get("grid"), dict) or not raw["grid"]:
+        raise ConfigError(f"{source}: give `grid`, a mapping of setting to list of values")
+    return dict(raw)
 
 
 def _model_spec(raw: Any, source: str) -> ModelSpec:

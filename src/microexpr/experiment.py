@@ -135,6 +135,10 @@ def run_loso(
     """
     import yaml
 
+    if config.nested:  # every choice by an inner LOSO on the training subjects
+        from microexpr.nested_experiment import run_nested_loso
+
+        return run_nested_loso(config, out, progress=progress, stream=stream)
     stream = stream or sys.stderr
     out = Path(out)
     start = time.perf_counter()

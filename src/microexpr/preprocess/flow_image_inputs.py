@@ -425,7 +425,11 @@ def _fold_images(root: Path, whole: FlowImageSet, size: tuple[int, int]) -> np.n
 
 
 def load_flow_image_features(
-    root: str | Path | None, *, images: str = "whole", size: Sequence[int] | None = None
+    root: str | Path | None,
+    *,
+    images: str = "whole",
+    size: Sequence[int] | None = None,
+    subjects: Sequence[str] | None = None,
 ) -> FlowImageFeatures:
     """Read a flow-image set in the MEGC2019 layout as an experiment dataset.
 
@@ -441,6 +445,8 @@ def load_flow_image_features(
         pixel-identical: every image is normalised on its own.
     size : (int, int), optional
         Required image (H, W); default: the first image's.
+    subjects : sequence of str, optional
+        Keep only these subjects (as written in labels.csv), e.g. for a quick run.
 
     Returns
     -------
@@ -457,6 +463,12 @@ def load_flow_image_features(
         )
     r = check_megc2019_layout(_expand_root(root), need_folds=images == "loso_test")
     whole = read_megc2019_whole(r, size=tuple(size) if size is not None else None)
+    if subjects is not None:
+        wanted = [str(s) for s in subjects]
+        unknown = sorted(set(wanted) - set(whole.subjects.tolist()))
+        if unknown:
+            raise ConfigError(f"data.options.subjects: {unknown} not in {r / 'labels.csv'}")
+        whole = whole.subset(np.isin(whole.subjects, wanted))
     if len(whole) == 0:
         raise FlowImageError(f"{r / 'labels.csv'}: lists no clip")
     records = _records(whole)
