@@ -7,10 +7,13 @@ predicts the held-out one. The model after the last epoch is evaluated: no
 epoch or checkpoint is ever chosen on the test subject. UF1 and UAR pool
 TP/FP/FN over all folds (MEGC2019 rule), overall and per source dataset.
 
-Per-model settings (``SPECS``): inputs arranged from the flow image's
-channels (see ``microexpr.data.flow_images.select_inputs``), input scale,
-optimiser settings and the published epochs. ATSCNN runs its streams on the
-28x28 flows at native size: 28 -> 14 -> 7 -> 3 -> 1 through the four
+Per-model settings (``SPECS``): optimiser settings and the published epochs.
+The inputs (channels, scale, size) are what each model's registered
+``default_cfg`` declares, arranged by the library
+(``microexpr.preprocess.flow_image_inputs.flow_images_for_model``), as for
+``microexpr loso`` with a ``dataset: flow_images`` config
+(configs/megc2019_flows_*.yaml). ATSCNN runs its streams on the 28x28 flows
+at native size: 28 -> 14 -> 7 -> 3 -> 1 through the four
 conv/pool blocks, so each stream ends in a 16x1x1 map and the head sees
 3 x 16 = 48 features (3072 at the paper's 128x128). Models whose default input
 is larger (MACNN, Micro-Attention, Off-TANet, mini-AORCNN) get the flows
@@ -45,12 +48,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 import microexpr.models  # noqa: F401
-from microexpr.data.flow_images import MEGC2019_ENV, read_megc2019_whole, select_inputs
+from microexpr.data.flow_images import MEGC2019_ENV, read_megc2019_whole
 from microexpr.evaluation.metrics import pooled_scores
 from microexpr.models._registry import create_model
+from microexpr.preprocess.flow_image_inputs import flow_images_for_model
 from microexpr.reports.complexity_table import markdown_table
 from microexpr.training.trainer import TrainSettings, fit, predict_proba, seed_everything
 
@@ -76,7 +79,6 @@ class Spec:
 
     kwargs: dict[str, Any] = field(default_factory=dict)
     model: str | None = None  # registry name, when it differs from the key
-    scale: float = 1 / 255  # flow images are 0..255
     lr: float = 1e-4
     batch_size: int = 64
     epochs: int = 200
@@ -93,7 +95,6 @@ SPECS: dict[str, Spec] = {
         note="paper settings at the paper's 128x128: flows resized 28 -> 128 (meant for a GPU)",
     ),
     "ststnet": Spec(
-        scale=1.0,
         lr=5e-5,
         batch_size=256,
         epochs=800,
@@ -131,13 +132,8 @@ def _parse_epochs(text: str | None) -> dict[str, int]:
     return out
 
 
-def _inputs(model: torch.nn.Module, images: np.ndarray, scale: float) -> torch.Tensor:
-    cfg = model.default_cfg
-    x = torch.from_numpy(select_inputs(images, cfg["inputs"]) * np.float32(scale))
-    size = tuple(cfg["input_size"][1:])
-    if tuple(x.shape[2:]) != size:
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-    return x.contiguous()
+def _inputs(model: torch.nn.Module, images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(flow_images_for_model(images, model.default_cfg))
 
 
 def run_model(
@@ -157,7 +153,7 @@ def run_model(
         subjects = subjects[:max_folds]
     registry_name = spec.model or name
     probe = create_model(registry_name, **spec.kwargs)
-    x_all = _inputs(probe, data.images, spec.scale)
+    x_all = _inputs(probe, data.images)
     y_all = torch.from_numpy(data.labels)
     frames = []
     start = time.perf_counter()
