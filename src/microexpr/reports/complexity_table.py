@@ -215,24 +215,25 @@ PAPER_INPUT_SIZE = 128
 class PaperSTSTNet(nn.Module):
     """STSTNet as the ATSCNN paper's Table 3 profiled it (for complexity only).
 
-    The Off-TANet authors' re-implementation of STSTNet, which the ATSCNN
-    paper's figures match once scaled to 128x128: three parallel 3x3
-    convolutions with padding 1 (3, 5 and 8 filters) each followed by a
-    functional ReLU (not a module, so torchstat does not count it), max-pool
-    3/3 padding 1, no BatchNorm; average-pool 2; a hidden fully connected
-    layer as wide as the flattened features (16x21x21 = 7056 at 128, 400 at
-    28) with ReLU; then the classes. At 28x28 it has 162,051 parameters and
-    0.527 MFLOPs, the Off-TANet README's STSTNet row; at 128x128 49,815,811
-    parameters, 57.45 MFLOPs and 192.98 MB, the ATSCNN paper's.
-    The official STSTNet (:mod:`microexpr.models.ststnet`, 1,683 parameters)
-    has no hidden layer.
+    The Off-TANet authors' re-implementation of STSTNet
+    (github.com/ECNU-Cross-Innovation-Lab/PRICAI2021-Off-TANet,
+    ``models/ststnet.py``), which the ATSCNN paper's figures match once
+    scaled to 128x128: three parallel streams, each a 3x3 convolution with
+    padding 1 (3, 5 and 8 filters) and a max-pool 3/3 with padding 1, no
+    activation and no BatchNorm; the 16 maps concatenated and max-pooled 2;
+    a hidden fully connected layer as wide as the flattened features
+    (16x5x5 = 400 at 28, 16x21x21 = 7056 at 128) with ReLU; then the classes.
+    At 28x28: 162,051 parameters and 0.527 MFLOPs, that repository's README
+    row; at 128x128: 49,815,811 parameters, 57.45 MFLOPs and 192.98 MB, the
+    ATSCNN paper's. The official STSTNet (:mod:`microexpr.models.ststnet`,
+    1,683 parameters) has no hidden layer.
     """
 
     def __init__(self, input_size: int = PAPER_INPUT_SIZE, num_classes: int = 3) -> None:
         super().__init__()
         self.convs = nn.ModuleList([nn.Conv2d(3, k, 3, padding=1) for k in (3, 5, 8)])
-        self.maxpool = nn.MaxPool2d(3, stride=3, padding=1)
-        self.avgpool = nn.AvgPool2d(2, stride=2)
+        self.pools = nn.ModuleList([nn.MaxPool2d(3, stride=3, padding=1) for _ in range(3)])
+        self.pool = nn.MaxPool2d(2, stride=2)
         side = ((input_size - 1) // 3 + 1) // 2
         features = 16 * side * side
         self.hidden = nn.Linear(features, features)
@@ -241,8 +242,8 @@ class PaperSTSTNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits of shape (N, num_classes)."""
-        x = torch.cat([self.maxpool(torch.relu(conv(x))) for conv in self.convs], dim=1)
-        return self.fc(self.relu(self.hidden(self.avgpool(x).flatten(1))))
+        x = torch.cat([pool(conv(x)) for conv, pool in zip(self.convs, self.pools, strict=True)], 1)
+        return self.fc(self.relu(self.hidden(self.pool(x).flatten(1))))
 
 
 def _dual_inception_without_1x1_relu() -> nn.Module:
@@ -256,16 +257,18 @@ def _dual_inception_without_1x1_relu() -> nn.Module:
 _NOTES: dict[str, str] = {
     "ststnet": (
         "The official STSTNet (registered; no hidden layer) is far smaller. The paper's "
-        "three figures are all matched by the Off-TANet authors' re-implementation scaled "
-        "to 128 (PaperSTSTNet: conv padding 1, no BatchNorm, a hidden FC layer as wide as "
-        "the 16x21x21 = 7056 features), which at 28x28 gives exactly their 162,051 "
-        "parameters and 0.527 MFLOPs: that is the model the paper profiled."
+        "three figures are all matched by the Off-TANet authors' re-implementation "
+        "(their models/ststnet.py) scaled to 128 (PaperSTSTNet: conv padding 1, no "
+        "activation or BatchNorm in the streams, a hidden FC layer as wide as the 16x21x21 "
+        "= 7056 features), which at 28x28 gives exactly their published 162,051 parameters "
+        "and 0.527 MFLOPs: that is the model the paper profiled."
     ),
     "dual_inception": (
         "Parameters match as registered. MFLOPs and memory match only without the ReLU on "
         "the 1x1 branch of each inception block (264.47 -> 264.15 MFLOPs, 549.12 -> 546.62 "
-        "MB): the paper's re-implementation evidently left it out; the authors' Keras code "
-        "has it, and so does the registered model."
+        "MB): the Off-TANet authors' re-implementation (their models/dual_inception.py, "
+        "path4) has no ReLU there, and the paper's figures follow it; the Dual-Inception "
+        "authors' Keras code has the ReLU, and so does the registered model."
     ),
     "macnn": (
         "Parameters and memory match at 128. The paper's MFLOPs for MACNN was not given to "
