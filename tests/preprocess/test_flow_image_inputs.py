@@ -155,3 +155,37 @@ def test_unset_environment_variable_and_bad_choice(tmp_path, monkeypatch):
         load_flow_image_features("$MICROEXPR_TEST_UNSET")
     with pytest.raises(ConfigError, match="data.options.images == 'per_fold'"):
         load_flow_image_features(tmp_path, images="per_fold")
+
+
+@pytest.fixture(scope="module")
+def megc2019_root() -> Path:
+    import os
+
+    root = os.environ.get("MICROEXPR_MEGC2019")
+    if not root or not Path(root, "labels.csv").is_file():
+        pytest.skip("set MICROEXPR_MEGC2019 to the MEGC2019 flow set to run this test")
+    return Path(root)
+
+
+def test_megc2019_loso_test_images_equal_whole(megc2019_root):
+    feats = load_flow_image_features(megc2019_root, images="loso_test")
+    assert len(feats.records) == 442 and len(set(feats.groups)) == 68
+    # each image is normalised on its own: the per-fold copies are pixel-identical
+    np.testing.assert_array_equal(feats.test_images, feats.images)
+    per_image = feats.images.reshape(442, 3, -1)
+    assert (per_image.min(axis=2) == 0).all() and (per_image.max(axis=2) == 255).all()
+
+
+def test_megc2019_channel_order_is_strain_v_u(megc2019_root):
+    images = load_flow_image_features(megc2019_root).images
+
+    def mirror(c: int) -> float:
+        x = images[:, c] - np.median(images[:, c], axis=(1, 2), keepdims=True)
+        m = x[:, :, ::-1]
+        num = (x * m).sum(axis=(1, 2))
+        den = np.sqrt((x**2).sum(axis=(1, 2)) * (m**2).sum(axis=(1, 2)))
+        return float(np.median(num / den))
+
+    # vertical flow of a symmetric face movement is mirror-symmetric, horizontal flow antisymmetric
+    assert mirror(1) > 0.5 and mirror(2) < -0.1 and mirror(0) > 0.3
+    assert np.median(images[:, 0]) < 30 < np.median(images[:, 1])  # channel 0 is a magnitude
