@@ -210,7 +210,7 @@ def _build(cls: type, raw: Any, source: str) -> Any:
 
 def _nested(raw: Any, source: str) -> dict[str, Any]:
     """The ``nested`` section (nested LOSO selection, see microexpr.training.nested)."""
-    if raw is None:
+    if raw is None or raw == {}:
         return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping, got {raw!r}")

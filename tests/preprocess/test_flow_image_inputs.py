@@ -109,6 +109,14 @@ def test_whole_and_loso_test_folds(tmp_path):
     np.testing.assert_array_equal(labels[:8], labels[8:])
 
 
+def test_inputs_by_kind_at_native_size(tmp_path):
+    feats = load_flow_image_features(write_flow_set(tmp_path / "flows"))
+    assert feats.inputs("uv").shape == (8, 2, 28, 28)
+    np.testing.assert_array_equal(feats.inputs("flow_image"), feats.images)
+    with pytest.raises(FlowImageError, match="takes 'apex' inputs"):
+        feats.inputs("apex")
+
+
 def test_variants_of_one_kind_at_two_sizes_refused(tmp_path):
     root = write_flow_set(tmp_path / "flows")
     feats = load_flow_image_features(root)

@@ -288,6 +288,15 @@ class FlowImageFeatures:
         """LOSO subject key of each clip."""
         return [r.group for r in self.records]
 
+    def inputs(self, kind: str) -> np.ndarray:
+        """Inputs of ``kind`` at the images' own size (as ``FeatureSet.inputs``).
+
+        Prefer :meth:`model_inputs`, which also resizes to the model's input size.
+        """
+        n_channels = {"flow_image": 3, "uvs": 3, "uv": 2}.get(kind, 0)
+        size = (n_channels, *self.images.shape[2:])
+        return flow_images_for_model(self.images, {"inputs": kind, "input_size": size})
+
     def model_inputs(self, cfg: Mapping[str, Any], *, model: str = "model") -> np.ndarray:
         """The ``whole/`` images arranged for one model (see :func:`flow_images_for_model`)."""
         return flow_images_for_model(self.images, cfg, model=model)
