@@ -103,6 +103,7 @@ def test_nested_recipe_section_runs_through_loso(tmp_path):
     assert set(sel["chosen"]) <= {"lr=0.001", "lr=0.0001"}
     assert run.metrics["n_clips"] == 8
     assert len(pd.read_csv(tmp_path / "nested" / "predictions.csv")) == 8
+    assert "## Nested selection" in (tmp_path / "nested" / "report.md").read_text()
     again = run_loso(ExperimentConfig.from_dict(raw), tmp_path / "nested", progress=False)
     assert again.metrics["variants"] == run.metrics["variants"]  # resumed from nested/*.json
 

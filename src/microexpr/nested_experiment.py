@@ -219,4 +219,15 @@ def run_nested_loso(
         title=f"{config.name}: nested leave-one-subject-out evaluation "
         f"({len(candidates)} candidates chosen per outer fold by inner LOSO)",
     )
+    chosen = selection["chosen"].value_counts()
+    report = out / "report.md"
+    report.write_text(
+        report.read_text()
+        + "\n## Nested selection\n\n"
+        + f"{len(candidates)} candidates (grid {dict(nested['grid'])}); for each outer fold the "
+        + "candidate with the best pooled UF1 over an inner LOSO on the other subjects only "
+        + "(the epochs above are the base setting, not the chosen one). Times chosen:\n\n"
+        + "".join(f"- `{name}`: {count}\n" for name, count in chosen.items())
+        + "\nEvery candidate's inner UF1 per outer fold: `selection.csv`.\n"
+    )
     return LosoRun(out, metrics, results, features)
