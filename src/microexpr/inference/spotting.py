@@ -29,15 +29,16 @@ The algorithm, frame by frame, in bounded memory:
    whose signal falls to ``max(low, offset_fraction * peak)``. A movement
    lasting longer than ``max_duration_s`` from its onset is not a
    micro-expression (a macro-expression or a head movement) and is dropped.
-5. **Window refresh.** The reference (and the transform, from a fresh face
-   detection) is renewed when the window is older than ``refresh_s`` and
-   the last frames were quiet, when a
-   long movement has calmed down, when the face has moved (checked by
-   re-detection every ``detect_every_s``, and at once when the signal jumps
-   above ``redetect_motion``), and in any case after
-   ``max_window_s``. When the periodic detection finds no face, the face is
-   lost: a candidate in progress is dropped, detection runs on every frame
-   until a face is found again, and the frames without a face are reported.
+5. **Window refresh.** The face is followed on every frame
+   (:class:`~microexpr.preprocess.face.FaceTracker`: landmarks fitted in the
+   box of the previous frame's landmarks, a full detection only when the
+   face is lost). The reference (and the transform, from the tracked
+   landmarks) is renewed when the window is older than ``refresh_s`` and the
+   last frames were quiet, when a long movement has calmed down, when the
+   face has moved, and in any case after ``max_window_s``. When the tracker
+   loses the face, a candidate in progress is dropped, detection runs on
+   every frame until a face is found again, and the frames without a face
+   are reported.
 
 Only the current frame, the reference crop and the onset/apex frames of the
 candidate in progress are held; the per-frame signal (32 bytes a frame)
@@ -57,7 +58,7 @@ import numpy as np
 from microexpr.errors import ConfigError
 from microexpr.inference.video import Frame, FrameIssue
 from microexpr.preprocess.alignment import AlignmentSettings, estimate_alignment
-from microexpr.preprocess.face import LandmarkDetector
+from microexpr.preprocess.face import FaceTracker, LandmarkDetector
 from microexpr.preprocess.pipeline import PreprocessSettings
 
 __all__ = ["Candidate", "MotionTrace", "Spotter", "SpottingSettings", "motion_score"]
@@ -102,15 +103,10 @@ class SpottingSettings:
         Age of a window after which its reference is renewed at a quiet frame.
     max_window_s : float
         Age after which the reference is renewed in any case.
-    detect_every_s : float
-        Period of the face re-detection (tracking check).
     history_s : float
         Length of the signal history the noise statistics use.
     max_face_shift : float
         Face movement, as a fraction of the face box, that renews the window.
-    redetect_motion : float
-        A signal above this (pixels) triggers an immediate re-detection: the
-        face may have gone or moved.
     """
 
     crop_size: int = 128
@@ -127,10 +123,8 @@ class SpottingSettings:
     max_duration_s: float = 0.5
     refresh_s: float = 1.0
     max_window_s: float = 5.0
-    detect_every_s: float = 1.0
     history_s: float = 10.0
     max_face_shift: float = 0.2
-    redetect_motion: float = 3.0
 
     def __post_init__(self) -> None:
         for name in ("crop_size", "grid", "top_blocks", "flow_window"):
@@ -150,10 +144,8 @@ class SpottingSettings:
             "max_duration_s",
             "refresh_s",
             "max_window_s",
-            "detect_every_s",
             "history_s",
             "max_face_shift",
-            "redetect_motion",
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"spotting.{name} == {getattr(self, name)!r}, must be > 0")
@@ -276,8 +268,9 @@ class Spotter:
     fps : float
         Frame rate, to turn the settings' seconds into frames.
     settings : SpottingSettings, optional
-    detector : LandmarkDetector, optional
-        Created when not given.
+    detector : FaceTracker or LandmarkDetector, optional
+        Follows the face (a detector is wrapped in a tracker); created when
+        not given.
 
     Attributes
     ----------
@@ -296,19 +289,20 @@ class Spotter:
         preprocess: PreprocessSettings,
         fps: float,
         settings: SpottingSettings | None = None,
-        detector: LandmarkDetector | None = None,
+        detector: FaceTracker | LandmarkDetector | None = None,
     ) -> None:
         self.preprocess = preprocess
         self.settings = settings or SpottingSettings()
         self.fps = float(fps)
-        self.detector = detector or LandmarkDetector(preprocess.upsample)
+        if not isinstance(detector, FaceTracker):
+            detector = FaceTracker(detector or LandmarkDetector(preprocess.upsample))
+        self.detector = detector
         s = self.settings
         geometry = preprocess.alignment
         self._alignment = AlignmentSettings(s.crop_size, geometry.eye_distance, geometry.eye_height)
         self._max_duration = max(2, round(s.max_duration_s * self.fps))
         self._refresh_frames = max(2, round(s.refresh_s * self.fps))
         self._max_window = max(self._refresh_frames, round(s.max_window_s * self.fps))
-        self._detect_every = max(1, round(s.detect_every_s * self.fps))
         self._history: deque[float] = deque(maxlen=max(8, round(s.history_s * self.fps)))
         self._warmup = max(5, round(s.warmup_s * self.fps))
         self.trace = MotionTrace()
@@ -417,21 +411,18 @@ class Spotter:
         )
         value = motion_score(flow, self.settings.grid, self.settings.top_blocks)
         self.timings["motion"] += time.perf_counter() - start
-        if (
-            frame.index - self._last_detect >= self._detect_every
-            or value > self.settings.redetect_motion
-        ):
-            self._last_detect = frame.index
-            boxes = self._detect(frame.image)
-            if not boxes:
-                self._lose_face(frame.index)
-                self._record(frame, float("nan"), float("nan"))
-                return []
-            if self._state != _ACTIVE and self._face_moved(boxes[0]):
-                self._start_window(frame, boxes[0])
-                self.frames_with_face += 1
-                self._record(frame, 0.0, self._thresholds()[0])
-                return []
+        # the face is followed on every frame (a few ms when tracked)
+        self._last_detect = frame.index
+        boxes = self._detect(frame.image)
+        if not boxes:
+            self._lose_face(frame.index)
+            self._record(frame, float("nan"), float("nan"))
+            return []
+        if self._state != _ACTIVE and self._face_moved(boxes[0]):
+            self._start_window(frame, boxes[0])
+            self.frames_with_face += 1
+            self._record(frame, 0.0, self._thresholds()[0])
+            return []
         self.frames_with_face += 1
         return self._step(frame, value)
 
