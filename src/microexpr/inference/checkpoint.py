@@ -158,6 +158,7 @@ def _preprocess_from_dict(raw: dict[str, Any]) -> PreprocessSettings:
         alignment=AlignmentSettings(**raw["alignment"]),
         flow=FlowSettings(**raw["flow"]),
         upsample=int(raw["upsample"]),
+        face_detection=str(raw.get("face_detection", "detect")),
     )
 
 

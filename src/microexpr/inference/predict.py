@@ -12,7 +12,13 @@ apex are given, classifies each candidate with a checkpoint written by
   (``complete``);
 - ``candidate_NN.png``: onset face, apex face, u, v, strain and the model's
   CBAM spatial attention over the face;
-- ``motion.png``: the motion signal over time with the spotted intervals.
+- ``motion.png``: the motion signal over time with the spotted intervals;
+- ``report.html``: one self-contained page with all of the above (images
+  embedded), to open in a browser.
+
+The face is followed from frame to frame (:class:`FaceTracker`); where
+several faces are found the largest is followed and ``result.json`` says so
+(``face``), as it notes a rotated or variable-frame-rate video (``notes``).
 
 Each candidate is classified from its onset and apex frames exactly as the
 training clips were preprocessed (alignment from the window's reference
@@ -39,19 +45,24 @@ from microexpr.errors import FaceNotFoundError, WeightsError
 from microexpr.inference.checkpoint import CheckpointInfo, load_checkpoint
 from microexpr.inference.spotting import Candidate, Spotter, SpottingSettings
 from microexpr.inference.video import FrameIssue, FrameSource, InputError, open_source
-from microexpr.preprocess.face import LandmarkDetector
+from microexpr.preprocess.face import FaceTracker, LandmarkDetector
 from microexpr.preprocess.flow_image_inputs import (
     FlowImageRepresentation,
     model_input_from_flow,
 )
 from microexpr.preprocess.pipeline import FEATURE_KINDS, ClipFeatures, preprocess_pair
 from microexpr.reports.panels import PlotInterval, plot_candidate_panel, plot_motion
+from microexpr.reports.report_html import write_report_html
 from microexpr.training.trainer import predict_proba
 
 __all__ = ["CandidateResult", "PredictionResult", "predict"]
 
 RESULT_FILE = "result.json"
 MOTION_PLOT = "motion.png"
+REPORT_FILE = "report.html"
+
+#: Narrowest face analysed by default (face box width in pixels).
+MIN_FACE = 48
 
 
 @dataclass
@@ -79,6 +90,9 @@ class CandidateResult:
         File name of the panel PNG in the output folder.
     note : str
         Why the candidate is incomplete, if it is.
+    partial : bool
+        True when the candidate was cut short (the recording ended or the
+        face was lost before the motion returned to neutral).
     """
 
     number: int
@@ -93,6 +107,7 @@ class CandidateResult:
     peak_motion: float | None
     panel: str
     note: str = ""
+    partial: bool = False
 
 
 @dataclass
@@ -125,6 +140,12 @@ class PredictionResult:
         Wall time.
     timings : dict of str to float
         Seconds per stage (decode, face, motion, classify, figures).
+    notes : list of str
+        Handled peculiarities of the input (rotation, variable frame rate,
+        several faces, detection fallbacks); they do not make it incomplete.
+    face : dict
+        How the face was found and followed: most faces seen at once,
+        which was followed, detections and tracked frames, the methods.
     """
 
     input: str
@@ -141,6 +162,8 @@ class PredictionResult:
     complete: bool = True
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    face: dict[str, Any] = field(default_factory=dict)
 
     @property
     def frames_per_second(self) -> float:
@@ -158,6 +181,11 @@ class PredictionResult:
         what = "candidate" if len(self.candidates) == 1 else "candidates"
         line = f"{name}: {self.frames_read} frames, {len(self.candidates)} {what}"
         line += f": {found}" if found else ""
+        if self.face.get("max_faces", 0) > 1:
+            line += (
+                f"; {self.face['max_faces']} faces seen, followed the largest "
+                f"({self.face['followed_width_px']} px wide)"
+            )
         line += f"; {self.frames_per_second:.1f} frames/s; results in {self.out}"
         if not self.complete:
             n = len(self.issues)
@@ -255,6 +283,8 @@ def predict(
     device: str = "cpu",
     spotting: SpottingSettings | None = None,
     progress: bool = True,
+    face_box: str | None = None,
+    min_face: int = MIN_FACE,
 ) -> PredictionResult:
     """Spot and classify micro-expressions in a recording; write the results.
 
@@ -278,6 +308,12 @@ def predict(
         Spotting parameters.
     progress : bool
         Show a progress bar over the frames.
+    face_box : str, optional
+        ``detect`` (find the face) or ``full`` (each frame is a pre-cropped
+        face); default: the model's ``preprocess.face_detection``.
+    min_face : int
+        Narrowest face analysed (face box width in pixels); smaller faces are
+        reported with their size and treated as absent.
 
     Returns
     -------
@@ -300,6 +336,11 @@ def predict(
             f"{info.path}: model {info.model_name!r} takes {info.inputs!r} inputs, which "
             f"prediction cannot compute (it computes {', '.join(sorted(FEATURE_KINDS))})"
         )
+    if face_box is None:
+        face_box = "full" if info.preprocess.face_detection == "full_frame" else "detect"
+    if face_box not in ("detect", "full"):
+        raise InputError(f"face box == {face_box!r}: give 'detect' or 'full'")
+    detector = LandmarkDetector(info.preprocess.upsample, face_box=face_box)
     src = open_source(source, fps=fps)
     if src.kind == "pair":
         given = (0, 1)
@@ -364,31 +405,84 @@ def predict(
                 peak_motion=None if np.isnan(cand.peak_motion) else round(cand.peak_motion, 4),
                 panel=panel,
                 note=cand.note,
+                partial=cand.offset is None and given is None,
             )
         )
 
     issues: list[FrameIssue] = []
+    tracker = FaceTracker(detector, min_face=min_face)
+    extra: list[str] = []
     if given is None:
-        spotter = Spotter(
-            info.preprocess, src.fps, spotting, LandmarkDetector(info.preprocess.upsample)
-        )
+        spotter = Spotter(info.preprocess, src.fps, spotting, tracker)
         _run_spotting(src, spotter, classify, result, timings, progress)
         issues = sorted(src.issues + spotter.issues, key=lambda i: i.first)
     else:
-        _run_given(src, given, classify, result, timings, info)
+        _run_given(src, given, classify, result, timings, tracker)
         issues = list(src.issues)
     result.issues = [_issue_text(i, src.fps) for i in issues]
-    result.complete = not issues
+    if tracker.too_small is not None:
+        extra.append(_too_small(tracker.too_small, min_face))
+    for c in result.candidates:
+        if c.partial:
+            extra.append(f"candidate {c.number} (onset frame {c.onset}) is partial: {c.note}")
+    result.issues += extra
+    result.complete = not result.issues
+    result.notes = list(src.notes) + _face_notes(tracker, detector)
+    result.face = _face_summary(tracker, detector)
     result.timings = {k: round(v, 4) for k, v in timings.items()}
     result.seconds = time.perf_counter() - start
     (out / RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    write_report_html(out / REPORT_FILE, result.to_dict(), out)
     if result.frames_with_face == 0:
         last = result.frames_read - 1
+        why = "no face found"
+        if tracker.too_small is not None:
+            why = _too_small(tracker.too_small, min_face) + "; no usable face"
         raise FaceNotFoundError(
-            f"no face found in any frame of {src.path} (frames 0-{max(last, 0)}, "
+            f"{why} in any frame of {src.path} (frames 0-{max(last, 0)}, "
             f"{result.frames_read} read); nothing to classify"
         )
     return result
+
+
+def _too_small(width: int, min_face: int) -> str:
+    return (
+        f"face too small to analyse: the largest face found is {width} px wide, "
+        f"the minimum is {min_face} px (film closer or at a higher resolution)"
+    )
+
+
+def _face_summary(tracker: FaceTracker, detector: LandmarkDetector) -> dict[str, Any]:
+    followed = tracker.followed
+    return {
+        "max_faces": tracker.max_faces,
+        "followed": "largest face" if detector.face_box == "detect" else "whole frame",
+        "followed_width_px": None if followed is None else followed.width,
+        "detections": tracker.detections,
+        "tracked_frames": tracker.tracked,
+        "methods": dict(tracker.methods),
+        "too_small_px": tracker.too_small,
+        "detect_size": detector.detect_size,
+    }
+
+
+def _face_notes(tracker: FaceTracker, detector: LandmarkDetector) -> list[str]:
+    notes = []
+    if tracker.max_faces > 1:
+        width = tracker.followed.width if tracker.followed is not None else 0
+        notes.append(
+            f"several faces: up to {tracker.max_faces} in one frame "
+            f"({tracker.multi_face_frames} detections); the largest is followed "
+            f"({width} px wide)"
+        )
+    if tracker.methods.get("cnn"):
+        notes.append(
+            f"the HOG detector missed the face; dlib's CNN detector found it "
+            f"({tracker.methods['cnn']} detections)"
+        )
+    if tracker.methods.get("hog-padded"):
+        notes.append("the face fills the frame: found on a padded frame")
+    return notes
 
 
 def _run_spotting(
@@ -422,8 +516,10 @@ def _run_spotting(
     t0 = time.perf_counter()
     trace = spotter.trace
 
+    times = dict(zip(trace.frames, trace.times, strict=True))
+
     def at(index: int) -> float:
-        return index / src.fps
+        return times.get(index, index / src.fps)
 
     no_face = [(at(i.first), at(i.last)) for i in spotter.issues if i.problem == "no face found"]
     intervals = [
@@ -455,7 +551,7 @@ def _run_given(
     classify: Any,
     result: PredictionResult,
     timings: dict[str, float],
-    info: CheckpointInfo,
+    tracker: FaceTracker,
 ) -> None:
     onset_index, apex_index = given
     onset_frame = apex_frame = None
@@ -483,14 +579,14 @@ def _run_given(
     if onset_frame is None or apex_frame is None:  # pragma: no cover - raised above
         return
     t0 = time.perf_counter()
-    try:
-        landmarks = LandmarkDetector(info.preprocess.upsample).landmarks(onset_frame.image)
-    except FaceNotFoundError:
-        raise FaceNotFoundError(
-            f"no face found on onset frame {onset_index} of {src.path}"
-        ) from None
-    finally:
-        timings["face"] += time.perf_counter() - t0
+    face = tracker.track(onset_frame.image)
+    timings["face"] += time.perf_counter() - t0
+    if face is None:
+        why = "no face found"
+        if tracker.too_small is not None:
+            why = _too_small(tracker.too_small, tracker.min_face)
+        raise FaceNotFoundError(f"{why} on onset frame {onset_index} of {src.path}")
+    landmarks = face.landmarks
     result.frames_with_face = 2
     classify(
         Candidate(

@@ -8,11 +8,20 @@ frame numbers of the frames that follow keep their place in the recording.
 
 Frame numbers are 0-based positions in the recording (for a folder, in the
 natural order of the file names: ``img2.jpg`` before ``img10.jpg``).
+
+Videos are decoded in a thread of their own, a few frames ahead of the
+consumer (a bounded queue), so decoding overlaps face tracking and flow.
+Frame times come from the container's timestamps (variable frame rate is
+detected and reported in ``notes``), and frames of a video whose metadata
+says it is rotated are turned upright (OpenCV applies the rotation; the
+source says so in ``notes``).
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +116,8 @@ class FrameSource:
         Number of frames announced by the container or the folder.
     issues : list of FrameIssue
         Frames that could not be read, filled while iterating.
+    notes : list of str
+        Handled peculiarities of the input (rotation, variable frame rate).
     """
 
     kind = "frames"
@@ -116,6 +127,7 @@ class FrameSource:
         self.fps = fps
         self.n_frames = n_frames
         self.issues: list[FrameIssue] = []
+        self.notes: list[str] = []
 
     def __iter__(self) -> Iterator[Frame]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -151,6 +163,17 @@ class VideoSource(FrameSource):
         Video file (mp4, mov, avi...).
     max_skip : int
         Consecutive undecodable frames after which reading stops.
+    prefetch : int
+        Frames decoded ahead by the decoding thread (0: decode in the
+        caller's thread).
+
+    Attributes
+    ----------
+    rotation : int
+        Rotation in degrees the metadata asks for (0, 90, 180, 270); the
+        frames are yielded upright.
+    size : tuple of int
+        ``(width, height)`` of the upright frames.
 
     Raises
     ------
@@ -160,7 +183,7 @@ class VideoSource(FrameSource):
 
     kind = "video"
 
-    def __init__(self, path: str | Path, *, max_skip: int = 8) -> None:
+    def __init__(self, path: str | Path, *, max_skip: int = 8, prefetch: int = 8) -> None:
         p = Path(path)
         if not p.is_file():
             raise InputError(f"input {str(p)!r} does not exist")
@@ -169,29 +192,117 @@ class VideoSource(FrameSource):
             raise InputError(f"input {str(p)!r} is not a readable video (OpenCV cannot open it)")
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.rotation = int(capture.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         capture.release()
         super().__init__(
             str(p), fps if 0 < fps < 10000 else DEFAULT_FPS, count if count > 0 else None
         )
+        self.size = (height, width) if self.rotation in (90, 270) else (width, height)
         self.max_skip = max_skip
+        self.prefetch = prefetch
+        self.variable_rate = False
+        if self.rotation:
+            self.notes.append(
+                f"the video's metadata rotates it by {self.rotation} degrees: "
+                f"frames turned upright ({self.size[0]}x{self.size[1]})"
+            )
 
-    def __iter__(self) -> Iterator[Frame]:
-        self.issues = []
+    def _decode(self) -> Iterator[tuple[bool, np.ndarray | None, float]]:
+        # (ok, grayscale frame, timestamp in ms) for each read, in this thread
         capture = cv2.VideoCapture(self.path)
-        index = 0
-        decoded = 0
-        failed: list[int] = []
+        # OpenCV turns frames upright by the metadata; say so explicitly
+        capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         try:
             while True:
                 ok, image = capture.read()
                 if ok and image is not None and image.size:
+                    yield True, _to_gray(image), float(capture.get(cv2.CAP_PROP_POS_MSEC))
+                else:
+                    yield False, None, float("nan")
+        finally:
+            capture.release()
+
+    def _reads(self) -> Iterator[tuple[bool, np.ndarray | None, float]]:
+        if self.prefetch <= 0:
+            yield from self._decode()
+            return
+        # decoding in a thread of its own (OpenCV releases the GIL), a bounded
+        # queue ahead of the consumer: memory stays flat
+        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+        limit = self.max_skip
+
+        def work() -> None:
+            failed = 0
+            try:
+                for item in self._decode():
+                    while not stop.is_set():
+                        try:
+                            q.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                    failed = 0 if item[0] else failed + 1
+                    if failed >= limit:
+                        break
+            except Exception as exc:  # pragma: no cover - reported in the consumer
+                q.put(exc)
+                return
+            q.put(None)
+
+        thread = threading.Thread(target=work, name="microexpr-decode", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    return
+                if isinstance(item, Exception):  # pragma: no cover
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while thread.is_alive():
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    thread.join(timeout=0.05)
+
+    def __iter__(self) -> Iterator[Frame]:
+        self.issues = []
+        index = 0
+        decoded = 0
+        failed: list[int] = []
+        reads = self._reads()
+        last_time = -1.0
+        step = 1.0 / self.fps
+        try:
+            for ok, image, msec in reads:
+                if ok and image is not None:
                     if failed:
                         self.issues.append(
                             FrameIssue(failed[0], failed[-1], "undecodable (corrupt data), skipped")
                         )
                         failed = []
                     decoded += 1
-                    yield self._frame(index, _to_gray(image))
+                    # the container's timestamp (variable frame rate); index / fps
+                    # where it has none or it does not increase
+                    t = msec / 1000.0 if np.isfinite(msec) and msec > 0 else index * step
+                    if index > 0 and t <= last_time:
+                        t = index * step
+                    if not self.variable_rate and abs(t - index * step) > 1.5 * step:
+                        self.variable_rate = True
+                        self.notes.append(
+                            f"variable frame rate: frame {index} is at {t:.3f} s, not "
+                            f"{index * step:.3f} s as {self.fps:g} fps would put it; times "
+                            "are taken from the video's timestamps"
+                        )
+                    last_time = t
+                    yield Frame(index, t, image)
                 else:
                     # OpenCV's position does not count a frame it failed to decode: count it here
                     failed.append(index)
@@ -201,7 +312,7 @@ class VideoSource(FrameSource):
                         break
                 index += 1
         finally:
-            capture.release()
+            reads.close()
         if decoded == 0:
             raise InputError(
                 f"input {self.path!r} is not a readable video (no frame could be decoded)"

@@ -415,6 +415,7 @@ class FaceTracker:
         self._since_cnn = self.cnn_every
         self._last_image: np.ndarray | None = None
         self._last_face: TrackedFace | None = None
+        self._patch: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the face (the next frame is detected afresh)."""
@@ -444,6 +445,20 @@ class FaceTracker:
             if _iou(cand, box) > 0.3 and (best is None or _iou(cand, box) > _iou(best, box)):
                 best = cand
         return best
+
+    @staticmethod
+    def _appearance(gray: np.ndarray, box: tuple[float, ...]) -> np.ndarray | None:
+        # the face box at 24x24, zero mean and unit norm (a cheap fit-quality check)
+        h, w = gray.shape
+        x0, y0 = max(0, round(box[0])), max(0, round(box[1]))
+        x1, y1 = min(w, round(box[2])), min(h, round(box[3]))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        patch = cv2.resize(gray[y0:y1, x0:x1], (24, 24), interpolation=cv2.INTER_AREA)
+        patch = patch.astype(np.float32).ravel()
+        patch -= patch.mean()
+        norm = float(np.linalg.norm(patch))
+        return patch / norm if norm > 1e-6 else None
 
     def _detect(self, gray: np.ndarray) -> TrackedFace | None:
         self.detections += 1
@@ -484,8 +499,15 @@ class FaceTracker:
                 new_box = box_from_landmarks(landmarks)
                 self._since_verify += 1
                 ok = True
+                patch = self._appearance(gray, new_box)
+                similar = (
+                    patch is not None
+                    and self._patch is not None
+                    and float(patch @ self._patch) > 0.6
+                )
                 if (
-                    self._since_verify >= self.verify_every
+                    not similar
+                    or self._since_verify >= self.verify_every
                     or _iou(box, new_box) < 0.5
                     or _inside_fraction(new_box, gray.shape) <= 0.6
                 ):
@@ -501,6 +523,8 @@ class FaceTracker:
         if face is None:
             face = self._detect(gray)
         self._landmarks = None if face is None else face.landmarks
+        if face is not None and (face.detected or self._since_verify == 0):
+            self._patch = self._appearance(gray, face.box)
         self._last_image = image
         self._last_face = face
         if face is not None:
@@ -513,7 +537,9 @@ class FaceTracker:
         face = self.track(image)
         return [] if face is None else [face.box]
 
-    def landmarks(self, image: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    def landmarks(
+        self, image: np.ndarray, box: tuple[int, int, int, int] | None = None
+    ) -> np.ndarray:
         """Landmarks of the face just tracked on ``image`` (fits again on another image).
 
         Raises

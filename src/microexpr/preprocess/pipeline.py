@@ -62,14 +62,24 @@ class PreprocessSettings:
         TV-L1 parameters.
     upsample : int
         dlib detector upsampling (1 finds faces down to ~40 px).
+    face_detection : str
+        ``detect`` (find the face: HOG, padded HOG, CNN fallback) or
+        ``full_frame`` (the frames are pre-cropped faces: the image is the
+        face box, as in CASME II's "Cropped" layout).
     """
 
     size: int = 128
     alignment: AlignmentSettings = field(default_factory=AlignmentSettings)
     flow: FlowSettings = field(default_factory=FlowSettings)
     upsample: int = 1
+    face_detection: str = "detect"
 
     def __post_init__(self) -> None:
+        if self.face_detection not in ("detect", "full_frame"):
+            raise ConfigError(
+                f"preprocess.face_detection == {self.face_detection!r}, "
+                "must be 'detect' or 'full_frame'"
+            )
         if not isinstance(self.size, int) or self.size < 16:
             raise ConfigError(f"preprocess.size == {self.size!r}, must be an integer >= 16")
         if self.alignment.size != self.size:
@@ -83,7 +93,16 @@ class PreprocessSettings:
 
     def as_dict(self) -> dict[str, object]:
         """Settings as a plain dict, with the pipeline version (the cache key)."""
-        return {"version": PIPELINE_VERSION, **asdict(self)}
+        d = {"version": PIPELINE_VERSION, **asdict(self)}
+        if d["face_detection"] == "detect":
+            del d["face_detection"]  # the default: cache keys made before it stay valid
+        return d
+
+    def detector(self) -> LandmarkDetector:
+        """The face detector these settings ask for."""
+        return LandmarkDetector(
+            self.upsample, face_box="full" if self.face_detection == "full_frame" else "detect"
+        )
 
 
 @dataclass
@@ -164,7 +183,7 @@ def preprocess_pair(
         If no face is found on the onset frame.
     """
     if landmarks is None:
-        detector = detector or LandmarkDetector(settings.upsample)
+        detector = detector or settings.detector()
         landmarks = detector.landmarks(onset)
     matrix = estimate_alignment(landmarks, settings.alignment)
     onset_crop = apply_alignment(onset, matrix, settings.size)
@@ -293,7 +312,7 @@ def preprocess_records(
         arrays = cache.load(record.key) if cache is not None else None
         if arrays is None:
             if detector is None:
-                detector = LandmarkDetector(settings.upsample)
+                detector = settings.detector()
             try:
                 arrays = preprocess_clip(record, settings, detector).arrays()
             except ClipError as exc:
