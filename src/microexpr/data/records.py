@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from microexpr._io import atomic_write_text
 from microexpr.errors import AnnotationError, DatasetNotFoundError
 
 __all__ = [
@@ -180,7 +181,8 @@ def write_annotation_csv(records: Sequence[ClipRecord], path: Path) -> None:
         }
         for r in records
     ]
-    pd.DataFrame(rows, columns=list(_CSV_COLUMNS)).to_csv(path, index=False)
+    table = pd.DataFrame(rows, columns=list(_CSV_COLUMNS))
+    atomic_write_text(path, table.to_csv(index=False))
 
 
 def read_annotation_csv(

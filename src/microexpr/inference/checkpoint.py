@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from microexpr import __version__
+from microexpr._io import atomic_torch_save, atomic_write_json
 from microexpr.errors import ConfigError, WeightsError
 from microexpr.preprocess.alignment import AlignmentSettings
 from microexpr.preprocess.flow import FlowSettings
@@ -134,10 +135,8 @@ def save_checkpoint(
     }
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     checkpoint = folder / CHECKPOINT_FILE
-    tmp = checkpoint.with_suffix(".pt.tmp")
-    torch.save({**description, "state_dict": state}, tmp)
-    tmp.replace(checkpoint)
-    (folder / DESCRIPTION_FILE).write_text(json.dumps(description, indent=2) + "\n")
+    atomic_torch_save(checkpoint, {**description, "state_dict": state})
+    atomic_write_json(folder / DESCRIPTION_FILE, description)
     return checkpoint
 
 

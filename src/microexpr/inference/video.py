@@ -30,7 +30,8 @@ import cv2
 import numpy as np
 
 from microexpr.data.records import IMAGE_SUFFIXES
-from microexpr.errors import InputError
+from microexpr.errors import ClipError, InputError
+from microexpr.preprocess.frames import read_frame, to_gray
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -141,14 +142,6 @@ class FrameSource:
         return Frame(index, index / self.fps, image, name)
 
 
-def _to_gray(image: np.ndarray) -> np.ndarray:
-    # OpenCV decodes to BGR; cvtColor is ~10x faster than a float weighted sum
-    if image.ndim == 3:
-        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-        image = cv2.cvtColor(image, code)
-    return np.ascontiguousarray(image, dtype=np.uint8)
-
-
 class VideoSource(FrameSource):
     """Frames of a video file, decoded one at a time with ``cv2.VideoCapture``.
 
@@ -218,7 +211,7 @@ class VideoSource(FrameSource):
             while True:
                 ok, image = capture.read()
                 if ok and image is not None and image.size:
-                    yield True, _to_gray(image), float(capture.get(cv2.CAP_PROP_POS_MSEC))
+                    yield True, to_gray(image, order="bgr"), float(capture.get(cv2.CAP_PROP_POS_MSEC))
                 else:
                     yield False, None, float("nan")
         finally:
@@ -350,12 +343,10 @@ def _natural_key(path: Path) -> tuple[object, ...]:
 
 
 def _read_image(path: Path) -> np.ndarray | None:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
+    try:
+        return read_frame(path)
+    except ClipError:
         return None
-    if image.dtype != np.uint8:
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    return _to_gray(image)
 
 
 class FolderSource(FrameSource):

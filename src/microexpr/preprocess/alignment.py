@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from microexpr.preprocess.face import to_gray
+from microexpr.preprocess.frames import to_gray
 
 __all__ = ["AlignmentSettings", "apply_alignment", "estimate_alignment", "transform_points"]
 

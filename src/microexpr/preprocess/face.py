@@ -34,6 +34,7 @@ import dlib
 import numpy as np
 
 from microexpr.errors import ConfigError, FaceNotFoundError, MicroexprError
+from microexpr.preprocess.frames import to_gray
 
 __all__ = [
     "FACE_BOX_MODES",
@@ -99,27 +100,6 @@ def _dlib_models() -> tuple[object, object]:
 @lru_cache(maxsize=1)
 def _cnn_model() -> object:
     return dlib.cnn_face_detection_model_v1(str(cnn_model_path()))
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Return ``image`` as a 2-D uint8 grayscale array.
-
-    Colour images are taken as RGB when read by scikit-image/PIL; for
-    OpenCV's BGR the weights differ slightly, which does not matter for
-    detection. Float images are taken as 0..1.
-    """
-    img = np.asarray(image)
-    if img.ndim == 2 and img.dtype == np.uint8:
-        return np.ascontiguousarray(img)
-    if img.ndim == 3:
-        if img.shape[2] == 4:
-            img = img[..., :3]
-        img = img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
-    if img.dtype != np.uint8:
-        if np.issubdtype(img.dtype, np.floating) and img.max(initial=0) <= 1.0:
-            img = img * 255.0
-        img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(img)
 
 
 def box_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, float]:

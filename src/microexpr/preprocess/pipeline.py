@@ -3,8 +3,9 @@
 onset and apex frames -> dlib landmarks on the onset frame -> one alignment
 for the clip -> 128x128 grayscale crops of onset and apex -> TV-L1 flow
 (u, v) from onset to apex -> optical strain. Results are cached on disk keyed
-by the settings; a clip that fails (unreadable frame, no face) is reported
-with the reason and skipped, and the run goes on.
+by the settings and by the content of the onset and apex files (see
+:mod:`microexpr.preprocess.cache`); a clip that fails (unreadable frame, no
+face) is reported with the reason and skipped, and the run goes on.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
 from microexpr.data.records import ClipIssue, ClipRecord
 from microexpr.errors import ClipError, ConfigError, FaceNotFoundError
 from microexpr.preprocess.alignment import AlignmentSettings, apply_alignment, estimate_alignment
-from microexpr.preprocess.cache import FeatureCache
+from microexpr.preprocess.cache import FeatureCache, source_fingerprint
 from microexpr.preprocess.face import LandmarkDetector
 from microexpr.preprocess.flow import FlowSettings, tvl1_flow
+from microexpr.preprocess.frames import read_frame
 from microexpr.preprocess.strain import optical_strain
 
 __all__ = [
@@ -37,7 +38,9 @@ __all__ = [
     "read_frame",
 ]
 
-PIPELINE_VERSION = 1
+#: Bumped whenever the same settings would give other features (2: frames read
+#: through :func:`microexpr.preprocess.frames.read_frame`, decoded in colour).
+PIPELINE_VERSION = 2
 
 #: Model input kinds and the feature channels they stack.
 FEATURE_KINDS: dict[str, tuple[str, ...]] = {
@@ -138,23 +141,6 @@ class ClipFeatures:
     def stack(self, kind: str) -> np.ndarray:
         """Model input of ``kind`` for this clip, shape (C, size, size), float32."""
         return model_inputs([self], kind)[0]
-
-
-def read_frame(path: str | Path) -> np.ndarray:
-    """Read a frame as a grayscale uint8 array.
-
-    Raises
-    ------
-    ClipError
-        If the file is missing or cannot be decoded.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ClipError(str(p), "frame file missing")
-    image = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
-    if image is None or image.size == 0:
-        raise ClipError(str(p), "frame file unreadable (not a decodable image)")
-    return image
 
 
 def preprocess_pair(
@@ -280,6 +266,18 @@ class FeatureSet:
         return [r.group for r in self.records]
 
 
+def _fingerprint(record: ClipRecord) -> str | None:
+    # what the features depend on besides the settings: the onset and apex files
+    if record.onset not in record.frames or record.apex not in record.frames:
+        return None
+    return source_fingerprint(
+        {
+            "onset": (record.onset, record.frames[record.onset]),
+            "apex": (record.apex, record.frames[record.apex]),
+        }
+    )
+
+
 def preprocess_records(
     records: Sequence[ClipRecord],
     settings: PreprocessSettings,
@@ -309,7 +307,12 @@ def preprocess_records(
     feats: list[dict[str, np.ndarray]] = []
     issues: list[ClipIssue] = []
     for record in tqdm(records, desc="preprocess", unit="clip", disable=not progress):
-        arrays = cache.load(record.key) if cache is not None else None
+        arrays = None
+        fingerprint = None
+        if cache is not None:
+            fingerprint = _fingerprint(record)
+            if fingerprint is not None:
+                arrays = cache.load(record.key, fingerprint)
         if arrays is None:
             if detector is None:
                 detector = settings.detector()
@@ -319,8 +322,8 @@ def preprocess_records(
                 stage = "face" if "no face" in exc.reason else "frames"
                 issues.append(ClipIssue(record.key, exc.reason, "", stage))
                 continue
-            if cache is not None:
-                cache.save(record.key, arrays)
+            if cache is not None and fingerprint is not None:
+                cache.save(record.key, arrays, fingerprint)
         kept.append(record)
         feats.append(arrays)
     return FeatureSet(kept, feats, issues)

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from microexpr.preprocess.cache import atomic_write_text  # noqa: E402
+from microexpr._io import atomic_write_text  # noqa: E402
 
 __all__ = ["ablation_table", "plot_ablation", "render_ablation_markdown", "write_ablation_report"]
 

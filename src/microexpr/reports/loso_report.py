@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
+from microexpr._io import atomic_write_text
 from microexpr.data.records import ClipIssue, ClipRecord
 from microexpr.evaluation.metrics import per_fold_mean_scores, pooled_scores
-from microexpr.preprocess.cache import atomic_write_text
 from microexpr.reports.plots import plot_confusion_matrix, plot_training_curves
 from microexpr.training.engine import FoldResult
 

@@ -43,7 +43,6 @@ subject and clip draws from its own generator seeded by
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -54,6 +53,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from microexpr._io import atomic_write_json
 from microexpr._validation import check_positive_float, check_positive_int
 from microexpr.data.records import CLASS_NAMES, ClipRecord, write_annotation_csv
 from microexpr.errors import ConfigError, DatasetNotFoundError
@@ -592,11 +592,7 @@ def generate_synthetic_dataset(
     finally:
         bar.close()
     write_annotation_csv(records, root / _ANNOTATIONS)
-    temporary = root / f"{_MANIFEST}.tmp"
-    temporary.write_text(
-        json.dumps(_manifest(settings, plans, clips), indent=2) + "\n", encoding="utf-8"
-    )
-    os.replace(temporary, root / _MANIFEST)
+    atomic_write_json(root / _MANIFEST, _manifest(settings, plans, clips))
     (root / _INCOMPLETE).unlink()
     return root / _ANNOTATIONS
 

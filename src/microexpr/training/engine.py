@@ -25,10 +25,11 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from microexpr._io import atomic_write_text
 from microexpr.data.protocols import Fold
 from microexpr.errors import RunFolderError
 from microexpr.models import create_model
-from microexpr.preprocess.cache import atomic_write_text, settings_key
+from microexpr.preprocess.cache import settings_key
 from microexpr.training.trainer import (
     TrainSettings,
     check_device,

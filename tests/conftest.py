@@ -1,0 +1,52 @@
+"""Fixtures shared across test folders (face images, clip folders)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from microexpr.data.records import ClipRecord, discover_frames
+
+
+@pytest.fixture(scope="session")
+def astronaut_gray() -> np.ndarray:
+    """scikit-image's astronaut photograph as uint8 grayscale (one real face)."""
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+
+
+def shift_image(image: np.ndarray, du: float, dv: float) -> np.ndarray:
+    """``image`` moved by (du, dv) pixels, sub-pixel, edges reflected."""
+    m = np.float32([[1, 0, du], [0, 1, dv]])
+    return cv2.warpAffine(
+        image, m, image.shape[::-1], flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+    )
+
+
+@pytest.fixture(scope="session")
+def shifted() -> Callable[[np.ndarray, float, float], np.ndarray]:
+    """Function moving an image by (du, dv) pixels."""
+    return shift_image
+
+
+@pytest.fixture
+def write_clip(tmp_path: Path) -> Callable[..., ClipRecord]:
+    """Factory writing an onset/apex pair as frames 1 and 2 of a clip of dataset ``toy``.
+
+    ``write_clip(name, onset, apex, root=tmp_path)``; a frame given as None is not written.
+    """
+
+    def write(name: str, onset, apex, root: Path | None = None) -> ClipRecord:
+        folder = (root or tmp_path) / "s1" / name
+        folder.mkdir(parents=True)
+        if onset is not None:
+            cv2.imwrite(str(folder / "img1.png"), onset)
+        if apex is not None:
+            cv2.imwrite(str(folder / "img2.png"), apex)
+        return ClipRecord("toy", "s1", name, 1, 2, 2, "happiness", 1, discover_frames(folder))
+
+    return write
