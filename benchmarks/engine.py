@@ -40,7 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from microexpr.config import ExperimentConfig
-from microexpr.data.protocols import Fold, loso_folds
+from microexpr.data.loso import Fold, loso_folds
 from microexpr.experiment import load_features
 from microexpr.models import create_model
 from microexpr.synthetic import SyntheticSettings, generate_synthetic_dataset

@@ -18,8 +18,8 @@ from typing import Any, TextIO
 
 from microexpr._io import atomic_write_text
 from microexpr.config import DataConfig, ExperimentConfig
-from microexpr.data.datasets import load_dataset, load_protocol
-from microexpr.data.protocols import loso_folds
+from microexpr.data import load_dataset, load_protocol
+from microexpr.data.loso import loso_folds
 from microexpr.data.records import ClipIssue, ClipRecord
 from microexpr.errors import ConfigError, MicroexprError
 from microexpr.preprocess.flow_image_inputs import (

@@ -389,3 +389,18 @@ def make_paper_casme(root: Path) -> Path:
     )
     rows = [(i % 15 + 1, f"EP{i:02d}_1", 10, 15, 20, e) for i, e in enumerate(emotions)]
     return make_casme(root, rows)
+
+
+def make_partial_casme2(root: Path, keep: Sequence[str] = ("01", "02")) -> Path:
+    """The copy of :func:`make_megc_casme2` with the frames of subjects ``keep`` only.
+
+    As a user's half-copied CASME II: the whole coding sheet, most frame folders missing.
+    """
+    make_megc_casme2(root)
+    base = root / "CASME2_RAW_selected"
+    for folder in base.iterdir():
+        if folder.name not in {f"sub{s}" for s in keep}:
+            for path in sorted(folder.rglob("*"), reverse=True):
+                path.unlink() if path.is_file() else path.rmdir()
+            folder.rmdir()
+    return root

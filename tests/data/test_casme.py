@@ -2,7 +2,7 @@ import pytest
 from dataset_fixtures import make_casme, write_xlsx
 
 from microexpr.data.casme import Casme, normalise_subject
-from microexpr.data.datasets import load_dataset
+from microexpr.data.registry import load_dataset
 from microexpr.errors import AnnotationError, DatasetNotFoundError
 
 

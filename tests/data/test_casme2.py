@@ -4,8 +4,8 @@ import pytest
 from dataset_fixtures import make_casme2, write_xlsx
 
 from microexpr.data.casme2 import Casme2, normalise_subject
-from microexpr.data.datasets import load_dataset
 from microexpr.data.mappings import official_clips
+from microexpr.data.registry import load_dataset
 from microexpr.errors import AnnotationError, ConfigError, DatasetNotFoundError
 
 

@@ -2,7 +2,7 @@ import pytest
 from dataset_fixtures import make_casme3a
 
 from microexpr.data.casme3 import Casme3A, normalise_subject
-from microexpr.data.datasets import load_dataset
+from microexpr.data.registry import load_dataset
 from microexpr.errors import DatasetNotFoundError
 
 

@@ -1,8 +1,8 @@
 import pytest
 from dataset_fixtures import write_frames
 
-from microexpr.data.datasets import load_dataset
 from microexpr.data.manifest import Manifest
+from microexpr.data.registry import load_dataset
 from microexpr.errors import AnnotationError, DatasetNotFoundError
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from microexpr.data.protocols import loso_folds
+from microexpr.data.loso import loso_folds
 
 
 def test_fold_never_sees_its_test_subject():

@@ -11,18 +11,12 @@ from dataset_fixtures import (
     make_paper_casme,
 )
 
-from microexpr.data.datasets import (
-    PROTOCOLS,
-    check_dataset,
-    format_check,
-    list_datasets,
-    list_protocols,
-    load_dataset,
-    load_protocol,
-)
+from microexpr.data.check import check_dataset, format_check
+from microexpr.data.loso import loso_folds
+from microexpr.data.manifest import write_annotation_csv
 from microexpr.data.mappings import emotion_mapping, official_clips
-from microexpr.data.protocols import loso_folds
-from microexpr.data.records import write_annotation_csv
+from microexpr.data.protocols import PROTOCOLS, list_protocols, load_protocol
+from microexpr.data.registry import list_datasets, load_dataset
 from microexpr.errors import ConfigError
 
 
@@ -212,10 +206,12 @@ def test_format_check_dataset_and_markdown(tmp_path):
         "casme2   4      3         2         1         1         5        1",
     ]
     assert "5 problem(s); 5 clip(s) skipped:" in text
-    assert "  [frames] casme2/sub07/EP15_01: frame folder missing (" in text
+    assert "  frame folder missing [frames]: 1 problem(s), 1 clip(s) skipped" in text
+    assert "      casme2/sub07/EP15_01: frame folder missing (" in text
     md = check.format(markdown=True)
     assert "| casme2 | 4 | 3 | 2 | 1 | 1 | 5 | 1 |" in md
-    assert "- [annotation] casme2/sub04/EP12_01f:" in md
+    assert "- not a frame number [annotation]: 1 problem(s), 1 clip(s) skipped" in md
+    assert "  - casme2/sub04/EP12_01f: CASME2-coding-20190701.xlsx row 6: apex '/'" in md
 
 
 @pytest.mark.parametrize(

@@ -31,9 +31,9 @@ from dataset_fixtures import write_frames
 
 from microexpr.data import casme2 as casme2_module
 from microexpr.data import samm as samm_module
-from microexpr.data._sheets import cell_int, read_sheet
+from microexpr.data._parsing import cell_int, read_sheet
 from microexpr.data.casme2 import Casme2
-from microexpr.data.datasets import check_dataset
+from microexpr.data.check import check_dataset
 from microexpr.data.mappings import official_clips
 from microexpr.data.samm import Samm
 

@@ -1,7 +1,7 @@
 import pytest
 from dataset_fixtures import SAMM_ROWS, make_samm, write_xlsx
 
-from microexpr.data.datasets import load_dataset
+from microexpr.data.registry import load_dataset
 from microexpr.data.samm import Samm, normalise_subject
 from microexpr.errors import AnnotationError, DatasetNotFoundError
 

@@ -1,16 +1,9 @@
 import pytest
 from dataset_fixtures import write_xlsx
 
-from microexpr.data._sheets import (
-    RawClip,
-    SheetLayout,
-    build_records,
-    cell_int,
-    cell_text,
-    classes_of,
-    find_sheets,
-    read_sheet,
-)
+from microexpr.data._build import RawClip, build_records, classes_of
+from microexpr.data._locate import find_sheets
+from microexpr.data._parsing import SheetLayout, cell_int, cell_text, read_sheet
 from microexpr.errors import AnnotationError, ConfigError, DatasetNotFoundError
 
 LAYOUT = SheetLayout(columns={"subject": ("Subject",), "clip": ("Filename",)})

@@ -1,7 +1,7 @@
 import pytest
 from dataset_fixtures import make_smic
 
-from microexpr.data.datasets import load_dataset
+from microexpr.data.registry import load_dataset
 from microexpr.data.smic import Smic, normalise_clip, normalise_subject, read_spotted_apex
 from microexpr.errors import AnnotationError, ConfigError, DatasetNotFoundError
 

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from microexpr.data.protocols import loso_folds
+from microexpr.data.loso import loso_folds
 from microexpr.evaluation.metrics import pooled_scores
 from microexpr.training.engine import EngineData, ModelSpec, RunStore, make_jobs, run_grid
 from microexpr.training.executors import make_executor

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from microexpr.cli._common import handle_errors
-from microexpr.data.datasets import check_dataset, list_datasets, list_protocols
+from microexpr.data import check_dataset, list_datasets, list_protocols
 from microexpr.errors import ConfigError
 
 __all__ = ["app"]

@@ -24,18 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from microexpr.data._sheets import (
-    ClipDataset,
-    RawClip,
-    SheetLayout,
-    build_records,
-    cell_text,
-    check_root,
-    classes_of,
-    find_release,
-    find_sheets,
-    read_sheet,
-)
+from microexpr.data._base import ClipDataset
+from microexpr.data._build import RawClip, build_records, classes_of
+from microexpr.data._locate import check_root, find_release, find_sheets
+from microexpr.data._parsing import SheetLayout, cell_text, read_sheet
 from microexpr.data.mappings import emotion_mapping
 
 __all__ = ["Casme", "normalise_subject"]

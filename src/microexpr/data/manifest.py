@@ -11,28 +11,41 @@ the manifest's folder (or absolute) and defaults to ``<subject>/<clip>``;
 frames are found there with their numbers parsed from the file names.
 ``dataset`` defaults to ``custom``; it keeps subjects of different
 collections apart in leave-one-subject-out folds.
+
+The synthetic set's ``annotations.csv`` (written by
+:func:`write_annotation_csv`) is such a manifest; :class:`Synthetic` and
+:func:`read_annotation_csv` read it with the same reader, through the one
+validation path of every dataset (:func:`microexpr.data._build.build_records`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from microexpr.data._sheets import (
-    ClipDataset,
-    RawClip,
-    SheetLayout,
-    build_records,
-    cell_text,
-    read_sheet,
-)
-from microexpr.data.records import CLASS_NAMES
+import pandas as pd
+
+from microexpr._io import atomic_write_text
+from microexpr.data._base import ClipDataset
+from microexpr.data._build import RawClip, build_records
+from microexpr.data._parsing import SheetLayout, cell_text, read_sheet
+from microexpr.data.records import CLASS_NAMES, ClipIssue, ClipRecord
 from microexpr.errors import DatasetNotFoundError
 
-__all__ = ["MANIFEST_NAME", "Manifest"]
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "MANIFEST_NAME",
+    "Manifest",
+    "Synthetic",
+    "read_annotation_csv",
+    "write_annotation_csv",
+]
 
 #: File name looked for when the root is a folder.
 MANIFEST_NAME = "manifest.csv"
+
+#: File name of the synthetic set's manifest.
+ANNOTATIONS_NAME = "annotations.csv"
 
 #: Columns of a manifest.
 LAYOUT = SheetLayout(
@@ -61,6 +74,9 @@ class Manifest(ClipDataset):
         Dataset name of rows without a ``dataset`` value.
     apex_outside : {'skip', 'keep'}
         What to do with a clip whose apex lies outside onset..offset.
+    frames_root : str or Path, optional
+        Folder ``frames_dir`` (and ``<subject>/<clip>``) are relative to;
+        the manifest's folder by default.
 
     Raises
     ------
@@ -80,6 +96,7 @@ class Manifest(ClipDataset):
         class_names: Sequence[str] = CLASS_NAMES,
         dataset: str = "custom",
         apex_outside: str = "skip",
+        frames_root: str | Path | None = None,
     ) -> None:
         super().__init__()
         path = Path(root).expanduser()
@@ -91,6 +108,7 @@ class Manifest(ClipDataset):
                 "subject, clip, onset, apex, offset, label (or a folder holding manifest.csv)"
             )
         self.path = path
+        base = path.parent if frames_root is None else Path(frames_root).expanduser()
         self.class_names = tuple(class_names)
         mapping: dict[str, str | None] = {n.lower(): n for n in self.class_names}
         mapping.update({str(i): n for i, n in enumerate(self.class_names)})
@@ -102,7 +120,7 @@ class Manifest(ClipDataset):
             name = cell_text(values.get("dataset")) or dataset
             label = cell_text(values["label"])
             frames_dir = cell_text(values.get("frames_dir"))
-            folder = path.parent / (frames_dir or f"{subject}/{clip}")
+            folder = base / (frames_dir or f"{subject}/{clip}")
             emotions[f"{name}/{subject}/{clip}"] = cell_text(values.get("emotion")) or label
             groups.setdefault(name, []).append(
                 RawClip(
@@ -130,3 +148,84 @@ class Manifest(ClipDataset):
             self.records += records
             self.issues += issues
             self.excluded += excluded
+
+
+class Synthetic(Manifest):
+    """Clips of the synthetic generator: ``root/annotations.csv``, a manifest.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder holding ``annotations.csv`` (or the CSV itself).
+    """
+
+    name = "synthetic"
+    title = "synthetic"
+
+    def __init__(self, root: str | Path) -> None:
+        path = Path(root).expanduser()
+        if path.is_dir():
+            path = path / ANNOTATIONS_NAME
+        super().__init__(path, dataset="synthetic")
+
+
+#: Columns :func:`write_annotation_csv` writes.
+ANNOTATION_COLUMNS = ("dataset", "subject", "clip", "onset", "apex", "offset", "emotion", "label")
+
+
+def write_annotation_csv(records: Sequence[ClipRecord], path: str | Path) -> None:
+    """Write records as a manifest CSV (label as class name), atomically.
+
+    Parameters
+    ----------
+    records : sequence of ClipRecord
+        Clips whose frames lie in ``<subject>/<clip>/`` beside the CSV.
+    path : str or Path
+        The CSV to write.
+    """
+    rows = [
+        {
+            "dataset": r.dataset,
+            "subject": r.subject,
+            "clip": r.clip,
+            "onset": r.onset,
+            "apex": r.apex,
+            "offset": r.offset,
+            "emotion": r.emotion,
+            "label": r.class_name,
+        }
+        for r in records
+    ]
+    table = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
+    atomic_write_text(path, table.to_csv(index=False))
+
+
+def read_annotation_csv(
+    path: str | Path,
+    root: str | Path | None = None,
+    *,
+    class_names: Iterable[str] = CLASS_NAMES,
+) -> tuple[list[ClipRecord], list[ClipIssue]]:
+    """Read a manifest CSV and discover each clip's frames (see :class:`Manifest`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV, with columns ``subject, clip, onset, apex, offset, label``
+        (``dataset`` and ``emotion`` optional; ``label`` a class name or index).
+    root : str or Path, optional
+        Folder holding ``<subject>/<clip>/`` frame folders; defaults to the
+        CSV's folder.
+    class_names : iterable of str
+        The class names labels refer to.
+
+    Returns
+    -------
+    records : list of ClipRecord
+        Usable clips.
+    issues : list of ClipIssue
+        Clips skipped, each with the reason.
+    """
+    path = Path(path)
+    reader = Manifest(path, class_names=tuple(class_names), dataset=path.stem, frames_root=root)
+    return reader.records, reader.issues

@@ -2,33 +2,24 @@
 
 A :class:`ClipRecord` names a micro-expression clip (dataset, subject, clip),
 its onset, apex and offset frame numbers, the annotated emotion, the class
-label after the protocol's mapping, and the frame files found on disk. The
-annotation CSV written by the synthetic generator and read by
-:func:`read_annotation_csv` has the columns
-``dataset, subject, clip, onset, apex, offset, emotion, label`` (label as a
-class name), one row per clip, with frames in ``root/<subject>/<clip>/``.
+label after the protocol's mapping, and the frame files found on disk. A
+:class:`ClipIssue` is a problem found with one clip, of one of the
+:data:`ISSUE_KINDS`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
-
-from microexpr._io import atomic_write_text
-from microexpr.errors import AnnotationError, DatasetNotFoundError
 
 __all__ = [
     "CLASS_NAMES",
     "IMAGE_SUFFIXES",
+    "ISSUE_KINDS",
     "ClipIssue",
     "ClipRecord",
     "discover_frames",
-    "read_annotation_csv",
-    "write_annotation_csv",
 ]
 
 #: The three classes of the paper's and MEGC2019's protocols, in label order.
@@ -36,6 +27,23 @@ CLASS_NAMES: tuple[str, ...] = ("negative", "positive", "surprise")
 
 #: File suffixes recognised as frames.
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
+
+#: Kinds of :class:`ClipIssue`, in the order a check lists them, with what each means.
+ISSUE_KINDS: dict[str, str] = {
+    "frame folder missing": "the clip's frame folder does not exist",
+    "no frames in folder": "the clip's folder holds no image files",
+    "frame not on disk": "the onset or apex frame is not among the clip's files",
+    "frame unreadable": "the onset or apex file cannot be decoded",
+    "apex outside onset..offset": "the sheet's apex lies outside onset..offset",
+    "offset past the last frame": "the sheet's offset lies past the last frame file (kept)",
+    "not a frame number": "onset, apex or offset is not a frame number ('/', blank)",
+    "unknown emotion": "an emotion (or label) the mapping does not know",
+    "duplicate clip": "a second row for the same clip (the first is kept)",
+    "unusable clip": "a problem the dataset's reader found (no spotted apex...)",
+    "not in the official list": "kept by the emotion mapping, absent from the official list",
+    "label differs from the official list": "the mapped emotion and the official label differ",
+    "not in the coding sheet": "in the official clip list, absent from the coding sheet",
+}
 
 _TRAILING_NUMBER = re.compile(r"(\d+)(?=\.[A-Za-z]+$)")
 
@@ -118,12 +126,16 @@ class ClipIssue:
         The file or folder concerned, when there is one.
     stage : str
         Where it was found: ``annotation``, ``frames``, ``face``, ``flow``...
+    kind : str
+        What kind of problem, one of :data:`ISSUE_KINDS` for the problems
+        the dataset readers find ('' for others); checks group by it.
     """
 
     key: str
     reason: str
     path: str = ""
     stage: str = "annotation"
+    kind: str = ""
 
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
@@ -161,136 +173,3 @@ def discover_frames(folder: Path, *, prefix: str | None = None) -> dict[int, Pat
         if match:
             frames[int(match.group(1))] = path
     return frames
-
-
-_CSV_COLUMNS = ("dataset", "subject", "clip", "onset", "apex", "offset", "emotion", "label")
-
-
-def write_annotation_csv(records: Sequence[ClipRecord], path: Path) -> None:
-    """Write records as an annotation CSV (label as class name)."""
-    rows = [
-        {
-            "dataset": r.dataset,
-            "subject": r.subject,
-            "clip": r.clip,
-            "onset": r.onset,
-            "apex": r.apex,
-            "offset": r.offset,
-            "emotion": r.emotion,
-            "label": r.class_name,
-        }
-        for r in records
-    ]
-    table = pd.DataFrame(rows, columns=list(_CSV_COLUMNS))
-    atomic_write_text(path, table.to_csv(index=False))
-
-
-def read_annotation_csv(
-    path: str | Path,
-    root: str | Path | None = None,
-    *,
-    class_names: Iterable[str] = CLASS_NAMES,
-) -> tuple[list[ClipRecord], list[ClipIssue]]:
-    """Read an annotation CSV and discover each clip's frames.
-
-    Parameters
-    ----------
-    path : str or Path
-        The CSV, with columns ``subject, clip, onset, apex, offset, label``
-        (``dataset`` and ``emotion`` optional; ``label`` a class name or index).
-    root : str or Path, optional
-        Folder holding ``<subject>/<clip>/`` frame folders; defaults to the
-        CSV's folder.
-    class_names : iterable of str
-        The class names labels refer to.
-
-    Returns
-    -------
-    records : list of ClipRecord
-        Usable clips.
-    issues : list of ClipIssue
-        Clips skipped, each with the reason.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetNotFoundError(f"annotation file {str(path)!r} does not exist")
-    root = Path(root) if root is not None else path.parent
-    names = tuple(class_names)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise AnnotationError(f"{path}: not a readable CSV ({exc})") from exc
-    required = {"subject", "clip", "onset", "apex", "offset", "label"}
-    missing = required - set(table.columns)
-    if missing:
-        raise AnnotationError(
-            f"{path}: missing columns {sorted(missing)}; expected "
-            f"{list(_CSV_COLUMNS)}, found {list(table.columns)}"
-        )
-    records: list[ClipRecord] = []
-    issues: list[ClipIssue] = []
-    for row_number, row in enumerate(table.to_dict("records"), start=2):
-        dataset = row.get("dataset") or path.stem
-        key = f"{dataset}/{row['subject']}/{row['clip']}"
-        try:
-            onset, apex, offset = (int(row[c]) for c in ("onset", "apex", "offset"))
-        except ValueError:
-            issues.append(
-                ClipIssue(key, f"row {row_number}: onset/apex/offset not integers", str(path))
-            )
-            continue
-        label_text = str(row["label"]).strip()
-        if label_text in names:
-            label = names.index(label_text)
-        elif label_text.isdigit() and int(label_text) < len(names):
-            label = int(label_text)
-        else:
-            issues.append(
-                ClipIssue(key, f"row {row_number}: unknown label {label_text!r}", str(path))
-            )
-            continue
-        record = ClipRecord(
-            dataset=dataset,
-            subject=str(row["subject"]),
-            clip=str(row["clip"]),
-            onset=onset,
-            apex=apex,
-            offset=offset,
-            emotion=str(row.get("emotion") or names[label]).lower(),
-            label=label,
-            frames=discover_frames(root / str(row["subject"]) / str(row["clip"])),
-            class_names=names,
-        )
-        issue = check_record(record, root / record.subject / record.clip)
-        if issue is not None:
-            issues.append(issue)
-            continue
-        records.append(record)
-    return records, issues
-
-
-def check_record(record: ClipRecord, folder: Path) -> ClipIssue | None:
-    """Return the first problem that makes ``record`` unusable, or None.
-
-    Checks the frame folder exists, holds frames, that onset <= apex <= offset
-    and that the onset and apex frames are on disk.
-    """
-    if not record.frames:
-        reason = "frame folder missing" if not folder.is_dir() else "no frames in folder"
-        return ClipIssue(record.key, reason, str(folder), "frames")
-    if not record.onset <= record.apex <= record.offset:
-        return ClipIssue(
-            record.key,
-            f"apex {record.apex} outside onset..offset {record.onset}..{record.offset}",
-            str(folder),
-        )
-    for name, number in (("onset", record.onset), ("apex", record.apex)):
-        if number not in record.frames:
-            first, last = min(record.frames), max(record.frames)
-            return ClipIssue(
-                record.key,
-                f"{name} frame {number} not on disk (frames {first}..{last})",
-                str(folder),
-                "frames",
-            )
-    return None

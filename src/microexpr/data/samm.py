@@ -26,19 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from microexpr.data._sheets import (
-    ClipDataset,
-    RawClip,
-    SheetLayout,
-    build_records,
-    cell_text,
-    check_root,
-    classes_of,
-    find_frames_dir,
-    find_sheets,
-    frames_not_found,
-    read_sheet,
-)
+from microexpr.data._base import ClipDataset
+from microexpr.data._build import RawClip, build_records, classes_of
+from microexpr.data._locate import check_root, find_frames_dir, find_sheets, frames_not_found
+from microexpr.data._parsing import SheetLayout, cell_text, read_sheet
 from microexpr.data.mappings import emotion_mapping
 
 __all__ = ["Samm", "normalise_subject"]

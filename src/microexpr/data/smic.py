@@ -28,7 +28,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from microexpr._validation import check_choice
-from microexpr.data._sheets import ClipDataset, RawClip, build_records, check_root, classes_of
+from microexpr.data._base import ClipDataset
+from microexpr.data._build import RawClip, build_records, classes_of
+from microexpr.data._locate import check_root
 from microexpr.data.mappings import emotion_mapping
 from microexpr.data.records import discover_frames
 from microexpr.errors import AnnotationError, ConfigError, DatasetNotFoundError

@@ -55,7 +55,8 @@ import numpy as np
 
 from microexpr._io import atomic_write_json
 from microexpr._validation import check_positive_float, check_positive_int
-from microexpr.data.records import CLASS_NAMES, ClipRecord, write_annotation_csv
+from microexpr.data.manifest import write_annotation_csv
+from microexpr.data.records import CLASS_NAMES, ClipRecord
 from microexpr.errors import ConfigError, DatasetNotFoundError
 from microexpr.preprocess.alignment import AlignmentSettings
 from microexpr.preprocess.face import LandmarkDetector

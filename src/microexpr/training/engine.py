@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from microexpr._io import atomic_write_text
-from microexpr.data.protocols import Fold
+from microexpr.data.loso import Fold
 from microexpr.errors import RunFolderError
 from microexpr.models import create_model
 from microexpr.preprocess.cache import settings_key
