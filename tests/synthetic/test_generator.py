@@ -66,6 +66,8 @@ def test_generate_layout_and_csv(tiny_root: Path) -> None:
         landmarks = load_ground_truth_landmarks(tiny_root, record.subject, record.clip)
         assert landmarks.shape == (TINY.n_frames, 68, 2)
     assert not (tiny_root / ".synthetic-incomplete").exists()
+    subjects = json.loads((tiny_root / "synthetic.json").read_text())["subjects"]
+    assert [subjects[s]["source"] for s in ("s01", "s02")] == ["astronaut", "grace_hopper"]
 
 
 def test_generate_emotions_match_labels(tiny_root: Path) -> None:

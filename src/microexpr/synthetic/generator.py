@@ -2,10 +2,30 @@
 
 The real micro-expression databases are licensed, so microexpr ships a
 generator whose output is the default dataset of ``microexpr demo``. Clips
-are rendered from real face photographs that ship inside installed
-dependencies (see :mod:`microexpr.synthetic.faces`), so that the real face
-detector and landmark model run on them. Each subject is one photograph
-under a random identity transform (geometry, tone, texture, mirroring).
+are rendered from four real face photographs that need no download (two
+shipped in scikit-image and matplotlib, two video frames bundled with
+microexpr, with attribution; see :mod:`microexpr.synthetic.faces`), so that
+the real face detector and landmark model run on them. Each subject is one
+photograph under a random identity transform (geometry, tone, texture,
+mirroring); subjects cycle through the photographs (12 subjects: each face
+three times).
+
+What the set can show, and what it cannot:
+
+- It is a wiring check of the whole method on real faces: dlib detection
+  and landmarks, one alignment per clip, TV-L1 flow, strain, the models,
+  LOSO, the scores and reports all run on it as on a real dataset, and a
+  model that learns nothing stays at chance (about 0.33).
+- The motion is synthetic: smooth displacement fields placed by the
+  landmarks after facial action units, on a still photograph. Skin does not
+  fold, wrinkle or change shading as in a real expression, and each class is
+  drawn from a few action-unit patterns. A score on this set is therefore
+  NOT a micro-expression recognition result, says nothing about accuracy on
+  CASME II, SAMM or SMIC, and must not be compared with published figures.
+- Four source faces are few: leave-one-subject-out folds share the face
+  photograph of the held-out subject with two training subjects (through
+  another identity transform), so the set measures little about
+  generalisation across people.
 
 Each clip, at a high frame rate (200 fps by default, as CASME II and SAMM),
 has a neutral lead-in, an onset, a smooth rise to an apex and a return. The
@@ -30,8 +50,9 @@ On disk, in the shape the real-dataset readers produce::
     root/annotations.csv            dataset,subject,clip,onset,apex,offset,emotion,label
     root/s01/s01_c01/img1.png ...   8-bit grayscale frames, numbered from 1
     root/landmarks/s01/s01_c01.npy  ground-truth landmarks (n_frames, 68, 2)
-    root/synthetic.json             settings, version and per-clip action units,
-                                    amplitude and blink frame; written last
+    root/synthetic.json             settings, version, each subject's source face,
+                                    per-clip action units, amplitude and blink
+                                    frame; written last
 
 Frames are written in grayscale (as SAMM), which is what the pipeline uses;
 colour balance varies per subject before the conversion. Generation is
@@ -78,8 +99,8 @@ __all__ = [
     "load_ground_truth_landmarks",
 ]
 
-#: Bumped whenever the same settings would render different files.
-GENERATOR_VERSION = 2
+#: Bumped whenever the same settings would render different files (3: four source faces).
+GENERATOR_VERSION = 3
 
 # inter-ocular distance of the 128-px aligned face (preprocess.alignment's default)
 _ALIGNED_INTEROCULAR = AlignmentSettings().eye_distance * 128
@@ -466,7 +487,10 @@ def _render_clip(
 
 
 def _manifest(
-    settings: SyntheticSettings, plans: Sequence[_ClipPlan], clips: dict[str, dict[str, object]]
+    settings: SyntheticSettings,
+    plans: Sequence[_ClipPlan],
+    clips: dict[str, dict[str, object]],
+    subjects: dict[str, dict[str, object]],
 ) -> dict[str, object]:
     counts = {name: sum(p.label == name for p in plans) for name in CLASS_NAMES}
     return {
@@ -476,6 +500,7 @@ def _manifest(
         "n_clips": len(plans),
         "class_counts": counts,
         "sources": [photo.name for photo in load_face_photos()],
+        "subjects": subjects,
         "clips": clips,
     }
 
@@ -565,6 +590,7 @@ def generate_synthetic_dataset(
     subjects: dict[int, _Subject] = {}
     records: list[ClipRecord] = []
     clips: dict[str, dict[str, object]] = {}
+    sources: dict[str, dict[str, object]] = {}
     bar = _progress_bar(len(plans), progress)
     try:
         for plan in plans:
@@ -572,6 +598,8 @@ def generate_synthetic_dataset(
                 subjects = {
                     plan.subject_index: _make_subject(plan.subject_index, settings, detector)
                 }
+                face = subjects[plan.subject_index].face
+                sources[plan.subject] = {"source": face.source, "mirrored": face.mirrored}
             frames, landmarks, clips[plan.clip] = _render_clip(
                 subjects[plan.subject_index], plan, settings
             )
@@ -593,7 +621,7 @@ def generate_synthetic_dataset(
     finally:
         bar.close()
     write_annotation_csv(records, root / _ANNOTATIONS)
-    atomic_write_json(root / _MANIFEST, _manifest(settings, plans, clips))
+    atomic_write_json(root / _MANIFEST, _manifest(settings, plans, clips, sources))
     (root / _INCOMPLETE).unlink()
     return root / _ANNOTATIONS
 
