@@ -211,7 +211,8 @@ class VideoSource(FrameSource):
             while True:
                 ok, image = capture.read()
                 if ok and image is not None and image.size:
-                    yield True, to_gray(image, order="bgr"), float(capture.get(cv2.CAP_PROP_POS_MSEC))
+                    gray = to_gray(image, order="bgr")
+                    yield True, gray, float(capture.get(cv2.CAP_PROP_POS_MSEC))
                 else:
                     yield False, None, float("nan")
         finally:

@@ -72,7 +72,7 @@ from microexpr.data.flow_images import (
     read_megc2019_whole,
     select_inputs,
 )
-from microexpr.data.protocols import Fold, loso_folds
+from microexpr.data.loso import Fold, loso_folds
 from microexpr.data.records import CLASS_NAMES, ClipIssue, ClipRecord
 from microexpr.errors import ConfigError, DatasetNotFoundError
 
