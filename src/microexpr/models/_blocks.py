@@ -6,15 +6,17 @@ from collections.abc import Sequence
 
 from torch import nn
 
-__all__ = ["make_activation", "mlp_head"]
+__all__ = ["ACTIVATIONS", "make_activation", "mlp_head"]
+
+#: Activation modules by option name.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"selu": nn.SELU, "relu": nn.ReLU, "elu": nn.ELU}
 
 
 def make_activation(name: str) -> nn.Module:
     """Return the activation module called ``name`` (``selu``, ``relu``, ``elu``)."""
-    table = {"selu": nn.SELU, "relu": nn.ReLU, "elu": nn.ELU}
-    if name not in table:
-        raise ValueError(f"activation must be one of {sorted(table)}, got {name!r}")
-    return table[name]()
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]()
 
 
 def mlp_head(

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from microexpr.models._blocks import mlp_head
-from microexpr.models._registry import register_model
+from microexpr.models._registry import check_options, register_model
 from microexpr.models.off_tanet import MultiHeadPositionalSelfAttention
 
 __all__ = ["BottleneckTransformerBlock", "MiniAORCNN", "WideningResidualBlock"]
@@ -114,8 +114,13 @@ class MiniAORCNN(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        if input_size % 16:
-            raise ValueError(f"input_size must be divisible by 16, got {input_size}")
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            input_size=input_size,
+            hidden=hidden,
+            dropout=dropout,
+        )
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, 8, 7, stride=2, padding=3), nn.ReLU(), nn.BatchNorm2d(8)
         )
@@ -124,10 +129,22 @@ class MiniAORCNN(nn.Module):
         self.transformer = BottleneckTransformerBlock(28, 8, size=input_size // 8)
         side = input_size // 16
         self.head = mlp_head(8 * side * side, (hidden, hidden), num_classes, dropout=dropout)
-        self.default_cfg: dict[str, Any] = {
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options, min_size=16, size_multiple=16)
+        size = o["input_size"]
+        return {
             "inputs": "uvs",
-            "input_size": (in_channels, input_size, input_size),
-            "num_classes": num_classes,
+            "input_size": (o["in_channels"], size, size),
+            "num_classes": o["num_classes"],
             "paper": PAPER,
         }
 
@@ -137,7 +154,7 @@ class MiniAORCNN(nn.Module):
         return self.head(x.flatten(1))
 
 
-@register_model
+@register_model(cfg=MiniAORCNN.model_cfg)
 def mini_aorcnn(**kwargs: Any) -> MiniAORCNN:
     """mini-AORCNN: u, v, strain at 112x112, bottleneck transformer, FC 64-64."""
     return MiniAORCNN(**kwargs)

@@ -22,14 +22,20 @@ grayscale apex frame).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
 from microexpr.models._attention import CBAM
-from microexpr.models._blocks import make_activation, mlp_head
-from microexpr.models._registry import register_model
+from microexpr.models._blocks import ACTIVATIONS, make_activation, mlp_head
+from microexpr.models._registry import (
+    check_option_choice,
+    check_option_min,
+    check_options,
+    register_model,
+)
 
 __all__ = ["ATSCNN", "Stream", "ATTENTIONS", "INPUT_STREAMS"]
 
@@ -146,27 +152,48 @@ class ATSCNN(nn.Module):
         spatial_kernel: int = 3,
     ) -> None:
         super().__init__()
-        if inputs not in INPUT_STREAMS:
-            raise ValueError(f"inputs must be one of {sorted(INPUT_STREAMS)}, got {inputs!r}")
-        if attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {sorted(ATTENTIONS)}, got {attention!r}")
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            inputs=inputs,
+            num_classes=num_classes,
+            input_size=input_size,
+            attention=attention,
+            activation=activation,
+            head=head,
+            channels=channels,
+            kernel_size=kernel_size,
+            reduction=reduction,
+            spatial_kernel=spatial_kernel,
+        )
         self.num_streams = INPUT_STREAMS[inputs]
         self.streams = nn.ModuleList(
             Stream(channels, kernel_size, activation, attention, reduction, spatial_kernel)
             for _ in range(self.num_streams)
         )
-        side = input_size
-        for _ in channels:
-            side //= 2
-        if side < 1:
-            raise ValueError(f"input_size {input_size} too small for {len(channels)} poolings")
+        side = input_size // 2 ** len(channels)
         self.feature_shape = (channels[-1], side, side)
         width = self.num_streams * channels[-1] * side * side
         self.head = mlp_head(width, head, num_classes, activation=activation)
-        self.default_cfg: dict[str, Any] = {
-            "inputs": inputs,
-            "input_size": (self.num_streams, input_size, input_size),
-            "num_classes": num_classes,
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options)
+        check_option_choice("inputs", o["inputs"], INPUT_STREAMS)
+        check_option_choice("attention", o["attention"], ATTENTIONS)
+        check_option_choice("activation", o["activation"], ACTIVATIONS)
+        # each conv block halves the side: at least one pixel must be left
+        check_option_min("input_size", o["input_size"], 2 ** len(o["channels"]))
+        side = o["input_size"]
+        return {
+            "inputs": o["inputs"],
+            "input_size": (INPUT_STREAMS[o["inputs"]], side, side),
+            "num_classes": o["num_classes"],
             "paper": PAPER,
         }
 
@@ -205,43 +232,43 @@ def _atscnn(**kwargs: Any) -> ATSCNN:
     return ATSCNN(**kwargs)
 
 
-@register_model
+@register_model(cfg=ATSCNN.model_cfg)
 def atscnn(**kwargs: Any) -> ATSCNN:
     """ATSCNN as in the paper: u, v, strain streams, CBAM, SELU, head 1024-1024."""
     return _atscnn(**kwargs)
 
 
-@register_model
+@register_model(cfg=partial(ATSCNN.model_cfg, attention="none"))
 def atscnn_no_attention(**kwargs: Any) -> ATSCNN:
     """Table 4 ablation: no attention module."""
     return _atscnn(**{"attention": "none", **kwargs})
 
 
-@register_model
+@register_model(cfg=partial(ATSCNN.model_cfg, attention="channel"))
 def atscnn_channel_attention(**kwargs: Any) -> ATSCNN:
     """Table 4 ablation: channel attention only."""
     return _atscnn(**{"attention": "channel", **kwargs})
 
 
-@register_model
+@register_model(cfg=partial(ATSCNN.model_cfg, attention="spatial"))
 def atscnn_spatial_attention(**kwargs: Any) -> ATSCNN:
     """Table 4 ablation: spatial attention only."""
     return _atscnn(**{"attention": "spatial", **kwargs})
 
 
-@register_model
+@register_model(cfg=partial(ATSCNN.model_cfg, activation="relu"))
 def atscnn_relu(**kwargs: Any) -> ATSCNN:
     """Table 4 ablation: ReLU instead of SELU."""
     return _atscnn(**{"activation": "relu", **kwargs})
 
 
-@register_model
+@register_model(cfg=partial(ATSCNN.model_cfg, inputs="uv"))
 def atscnn_uv(**kwargs: Any) -> ATSCNN:
     """Table 4 ablation: no strain stream (u and v only)."""
     return _atscnn(**{"inputs": "uv", **kwargs})
 
 
-@register_model
+@register_model(cfg=partial(ATSCNN.model_cfg, inputs="apex"))
 def atscnn_apex(**kwargs: Any) -> ATSCNN:
     """Table 4 ablation: one stream on the grayscale apex frame instead of flow."""
     return _atscnn(**{"inputs": "apex", **kwargs})

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from microexpr.models._blocks import mlp_head
-from microexpr.models._registry import register_model
+from microexpr.models._registry import check_options, register_model
 
 __all__ = ["DualInception", "InceptionBlock"]
 
@@ -95,6 +95,12 @@ class DualInception(nn.Module):
         hidden: int = 1024,
     ) -> None:
         super().__init__()
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            num_classes=num_classes,
+            input_size=input_size,
+            widths=widths,
+            hidden=hidden,
+        )
         w1, w2 = widths
 
         def stream() -> nn.Sequential:
@@ -104,10 +110,22 @@ class DualInception(nn.Module):
         self.stream_v = stream()
         side = input_size // 4
         self.head = mlp_head(2 * 4 * w2 * side * side, (hidden,), num_classes)
-        self.default_cfg: dict[str, Any] = {
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options, min_size=4)
+        size = o["input_size"]
+        return {
             "inputs": "uv",
-            "input_size": (2, input_size, input_size),
-            "num_classes": num_classes,
+            "input_size": (2, size, size),
+            "num_classes": o["num_classes"],
             "paper": PAPER,
         }
 
@@ -118,7 +136,7 @@ class DualInception(nn.Module):
         return self.head(torch.cat([u, v], dim=1))
 
 
-@register_model
+@register_model(cfg=DualInception.model_cfg)
 def dual_inception(**kwargs: Any) -> DualInception:
     """Dual-Inception: u and v Inception streams at 28x28, FC 1024."""
     return DualInception(**kwargs)

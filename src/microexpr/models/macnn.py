@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from microexpr.models._blocks import mlp_head
-from microexpr.models._registry import register_model
+from microexpr.models._registry import check_option_min, check_options, register_model
 
 __all__ = ["MACNN", "ResidualVGGBlock"]
 
@@ -88,6 +88,14 @@ class MACNN(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            input_size=input_size,
+            widths=widths,
+            hidden=hidden,
+            dropout=dropout,
+        )
         blocks: list[nn.Module] = []
         c = in_channels
         for w in widths:
@@ -102,10 +110,23 @@ class MACNN(nn.Module):
         )
         side = input_size // 2 ** len(widths)
         self.head = mlp_head(c * side * side, (hidden, hidden), num_classes, dropout=dropout)
-        self.default_cfg: dict[str, Any] = {
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options)
+        check_option_min("input_size", o["input_size"], 2 ** len(o["widths"]))
+        size = o["input_size"]
+        return {
             "inputs": "uvs",
-            "input_size": (in_channels, input_size, input_size),
-            "num_classes": num_classes,
+            "input_size": (o["in_channels"], size, size),
+            "num_classes": o["num_classes"],
             "paper": PAPER,
         }
 
@@ -114,7 +135,7 @@ class MACNN(nn.Module):
         return self.head(self.atrous(self.features(x)).flatten(1))
 
 
-@register_model
+@register_model(cfg=MACNN.model_cfg)
 def macnn(**kwargs: Any) -> MACNN:
     """MACNN: u, v, strain at 112x112, residual VGG + atrous convs, FC 4096-4096."""
     return MACNN(**kwargs)

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from microexpr.models._registry import register_model
+from microexpr.models._registry import check_option_min, check_options, register_model
 
 __all__ = ["MicroAttention", "MicroAttentionBlock"]
 
@@ -109,6 +109,15 @@ class MicroAttention(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            input_size=input_size,
+            widths=widths,
+            stem_channels=stem_channels,
+            hidden=hidden,
+            dropout=dropout,
+        )
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3),
             nn.ReLU(),
@@ -129,10 +138,24 @@ class MicroAttention(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
-        self.default_cfg: dict[str, Any] = {
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options)
+        # stem: /4 (conv and max-pool, stride 2 each), then one halving per block
+        check_option_min("input_size", o["input_size"], 4 * 2 ** len(o["widths"]))
+        size = o["input_size"]
+        return {
             "inputs": "uvs",
-            "input_size": (in_channels, input_size, input_size),
-            "num_classes": num_classes,
+            "input_size": (o["in_channels"], size, size),
+            "num_classes": o["num_classes"],
             "paper": PAPER,
         }
 
@@ -141,7 +164,7 @@ class MicroAttention(nn.Module):
         return self.head(self.blocks(self.stem(x)).flatten(1))
 
 
-@register_model
+@register_model(cfg=MicroAttention.model_cfg)
 def micro_attention(**kwargs: Any) -> MicroAttention:
     """Micro-Attention: u, v, strain at 224x224, three attention blocks, FC 4096."""
     return MicroAttention(**kwargs)

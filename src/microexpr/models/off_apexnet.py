@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from microexpr.models._blocks import mlp_head
-from microexpr.models._registry import register_model
+from microexpr.models._registry import check_options, register_model
 
 __all__ = ["OffApexNet", "OffApexStream"]
 
@@ -79,15 +79,33 @@ class OffApexNet(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            num_classes=num_classes,
+            input_size=input_size,
+            hidden=hidden,
+            dropout=dropout,
+        )
         self.stream_u = OffApexStream()
         self.stream_v = OffApexStream()
         side = input_size // 4
         width = 2 * 16 * side * side
         self.head = mlp_head(width, (hidden, hidden), num_classes, dropout=dropout)
-        self.default_cfg: dict[str, Any] = {
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options, min_size=4)
+        size = o["input_size"]
+        return {
             "inputs": "uv",
-            "input_size": (2, input_size, input_size),
-            "num_classes": num_classes,
+            "input_size": (2, size, size),
+            "num_classes": o["num_classes"],
             "paper": PAPER,
         }
 
@@ -98,7 +116,7 @@ class OffApexNet(nn.Module):
         return self.head(torch.cat([u, v], dim=1))
 
 
-@register_model
+@register_model(cfg=OffApexNet.model_cfg)
 def off_apexnet(**kwargs: Any) -> OffApexNet:
     """OFF-ApexNet: u and v streams at 28x28, FC 1024-1024."""
     return OffApexNet(**kwargs)

@@ -34,7 +34,7 @@ from torch import nn
 
 from microexpr.models._attention import ChannelAttention, SpatialAttention
 from microexpr.models._blocks import mlp_head
-from microexpr.models._registry import register_model
+from microexpr.models._registry import check_options, register_model
 
 __all__ = [
     "EnhancedResidualBlock",
@@ -190,8 +190,13 @@ class OffTANet(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        if input_size % 16:
-            raise ValueError(f"input_size must be divisible by 16, got {input_size}")
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            input_size=input_size,
+            hidden=hidden,
+            dropout=dropout,
+        )
         # ReLU before BatchNorm in the stem, as in the authors' code.
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, 8, 7, stride=2, padding=3), nn.ReLU(), nn.BatchNorm2d(8)
@@ -201,10 +206,22 @@ class OffTANet(nn.Module):
         self.enhanced = EnhancedResidualBlock(28, 8, size=input_size // 8)
         side = input_size // 16
         self.head = mlp_head(8 * side * side, (hidden, hidden), num_classes, dropout=dropout)
-        self.default_cfg: dict[str, Any] = {
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options, min_size=16, size_multiple=16)
+        size = o["input_size"]
+        return {
             "inputs": "uvs",
-            "input_size": (in_channels, input_size, input_size),
-            "num_classes": num_classes,
+            "input_size": (o["in_channels"], size, size),
+            "num_classes": o["num_classes"],
             "paper": PAPER,
         }
 
@@ -214,7 +231,7 @@ class OffTANet(nn.Module):
         return self.head(x.flatten(1))
 
 
-@register_model
+@register_model(cfg=OffTANet.model_cfg)
 def off_tanet(**kwargs: Any) -> OffTANet:
     """Off-TANet: u, v, strain at 112x112, triple attention, FC 64-64."""
     return OffTANet(**kwargs)

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from microexpr.models._registry import register_model
+from microexpr.models._registry import check_options, register_model
 
 __all__ = ["STSTNet", "TRAINING"]
 
@@ -66,6 +66,12 @@ class STSTNet(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        self.default_cfg: dict[str, Any] = self.model_cfg(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            input_size=input_size,
+            dropout=dropout,
+        )
         self.conv1 = nn.Conv2d(in_channels, 3, kernel_size=3, padding=2)
         self.conv2 = nn.Conv2d(in_channels, 5, kernel_size=3, padding=2)
         self.conv3 = nn.Conv2d(in_channels, 8, kernel_size=3, padding=2)
@@ -79,18 +85,30 @@ class STSTNet(nn.Module):
         side = (input_size + 2 + 2 * 1 - 3) // 3 + 1  # conv (+2), then maxpool 3/3 pad 1
         side //= 2
         self.fc = nn.Linear(16 * side * side, num_classes)
-        self.default_cfg: dict[str, Any] = {
-            "inputs": "flow_image",
-            "input_size": (in_channels, input_size, input_size),
-            "num_classes": num_classes,
-            "paper": PAPER,
-            "training": dict(TRAINING),
-            "input_range": "0..255 (8-bit flow image, cv2.imread channel order)",
-        }
 
     def _stream(self, x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> torch.Tensor:
         # ReLU before BatchNorm, as in the published code the weights were trained with.
         return self.dropout(self.maxpool(bn(self.relu(conv(x)))))
+
+    @classmethod
+    def model_cfg(cls, **options: Any) -> dict[str, Any]:
+        """Configuration for ``options`` (checked), without building the model.
+
+        Raises
+        ------
+        ConfigError
+            Unknown option, or a value of the wrong type or out of range.
+        """
+        o = check_options(cls, options, min_size=4)
+        size = o["input_size"]
+        return {
+            "inputs": "flow_image",
+            "input_size": (o["in_channels"], size, size),
+            "num_classes": o["num_classes"],
+            "paper": PAPER,
+            "training": dict(TRAINING),
+            "input_range": "0..255 (8-bit flow image, cv2.imread channel order)",
+        }
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated, pooled stream maps, flattened: shape (N, 400) at 28x28."""
@@ -109,7 +127,7 @@ class STSTNet(nn.Module):
         return self.fc(self.forward_features(x))
 
 
-@register_model
+@register_model(cfg=STSTNet.model_cfg)
 def ststnet(**kwargs: Any) -> STSTNet:
     """STSTNet as published: 3x28x28 flow image, 3 classes."""
     return STSTNet(**kwargs)
