@@ -14,11 +14,10 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from microexpr.config import ExperimentConfig
+from microexpr.config import ExperimentConfig, ModelSpec
 from microexpr.errors import ConfigError
 from microexpr.experiment import LosoRun, run_loso
 from microexpr.reports.ablation_report import write_ablation_report
-from microexpr.training.engine import ModelSpec
 
 __all__ = ["PAPER_TABLE4", "AblationRun", "ablation_config", "run_ablation"]
 

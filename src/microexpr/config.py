@@ -15,7 +15,9 @@ One YAML file per experiment, versioned in ``configs/``::
     cache_dir: .cache/microexpr
     nested: {}                    # optional: nested LOSO selection (grid, inner_groups)
 
-Unknown keys are errors (a typo must not silently fall back to a default).
+Unknown keys are errors (a typo must not silently fall back to a default),
+and each model's options are checked against the model registry when the
+file loads (:class:`~microexpr.models.ModelSpec`), before any preprocessing.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ import yaml
 
 from microexpr._validation import check_choice
 from microexpr.errors import ConfigError
+from microexpr.models import ModelSpec
 from microexpr.preprocess.alignment import AlignmentSettings
 from microexpr.preprocess.flow import FlowSettings
 from microexpr.preprocess.pipeline import PreprocessSettings
-from microexpr.training.engine import ModelSpec
 from microexpr.training.trainer import TrainSettings
 
-__all__ = ["DataConfig", "EvaluationConfig", "ExperimentConfig", "load_config"]
+__all__ = ["DataConfig", "EvaluationConfig", "ExperimentConfig", "ModelSpec", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -222,18 +224,16 @@ def _nested(raw: Any, source: str) -> dict[str, Any]:
 
 def _model_spec(raw: Any, source: str) -> ModelSpec:
     if isinstance(raw, str):
-        return ModelSpec(raw)
+        raw = {"name": raw}
     if not isinstance(raw, dict) or "name" not in raw:
         raise ConfigError(
             f"{source}: expected a model name or {{name: ..., options: {{...}}}}, got {raw!r}"
         )
     _check_keys(raw, {"name", "options"}, source)
-    from microexpr.models import is_model
-    from microexpr.models._registry import model_entrypoint
-
-    if not is_model(raw["name"]):
-        model_entrypoint(raw["name"])  # raises with close matches
-    return ModelSpec(str(raw["name"]), dict(raw.get("options") or {}))
+    try:
+        return ModelSpec(str(raw["name"]), raw.get("options") or {})
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

@@ -11,7 +11,24 @@ from microexpr.models import (  # noqa: F401
     off_tanet,
     ststnet,
 )
-from microexpr.models._registry import create_model, is_model, list_models, register_model
+from microexpr.models._registry import (
+    ModelSpec,
+    create_model,
+    get_model_cfg,
+    is_model,
+    list_models,
+    model_entrypoint,
+    register_model,
+)
 from microexpr.models.atscnn import ATSCNN
 
-__all__ = ["ATSCNN", "create_model", "is_model", "list_models", "register_model"]
+__all__ = [
+    "ATSCNN",
+    "ModelSpec",
+    "create_model",
+    "get_model_cfg",
+    "is_model",
+    "list_models",
+    "model_entrypoint",
+    "register_model",
+]

@@ -138,7 +138,7 @@ def run_folds_batched(
     for job in jobs:
         seed_everything(job.seed)  # same initial weights as run_fold
         models.append(spec.build().to(device).train())
-    kind = str(models[0].default_cfg["inputs"])
+    kind = spec.input_kind()
     x = torch.tensor(data.inputs[kind], device=device)  # a copy: the array may be read-only
     y = torch.tensor(data.labels, device=device)
     params, buffers = stack_module_state(models)

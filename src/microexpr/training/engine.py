@@ -28,7 +28,7 @@ import torch
 from microexpr._io import atomic_write_text
 from microexpr.data.loso import Fold
 from microexpr.errors import RunFolderError
-from microexpr.models import create_model
+from microexpr.models import ModelSpec  # re-exported: it was defined here
 from microexpr.preprocess.cache import settings_key
 from microexpr.training.trainer import (
     TrainSettings,
@@ -52,22 +52,6 @@ __all__ = [
     "run_grid",
     "run_unit",
 ]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model variant of an experiment: registry name plus options."""
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def build(self) -> torch.nn.Module:
-        """Create the model from the registry."""
-        return create_model(self.name, **self.options)
-
-    def input_kind(self) -> str:
-        """The feature kind the model takes (its ``default_cfg['inputs']``)."""
-        return str(self.build().default_cfg["inputs"])
 
 
 @dataclass(frozen=True)
@@ -147,7 +131,7 @@ def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> F
     fold = data.folds[job.fold]
     seed_everything(job.seed)
     model = spec.build()
-    kind = str(model.default_cfg["inputs"])
+    kind = spec.input_kind()
     # index in NumPy: copies, so arrays read-only in Ray's object store are fine
     train, test = list(fold.train_indices), list(fold.test_indices)
     x, y = data.inputs[kind], data.labels
