@@ -198,6 +198,7 @@ def run_loso(
         main_variant=config.model.name,
         seconds=seconds,
         title=f"{config.name}: leave-one-subject-out evaluation",
+        average=config.evaluation.average,
     )
     return LosoRun(out, metrics, results, features)
 

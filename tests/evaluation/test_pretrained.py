@@ -40,7 +40,10 @@ def test_official_ststnet_weights_reproduce_published_scores(tmp_path):
     assert round(result.pooled["uar"], 4) == 0.7250
     assert result.pooled["n"] == 442
     assert result.predictions["fold"].nunique() == 68
-    assert json.loads((tmp_path / "metrics.json").read_text())["pooled"]["n"] == 442
+    assert (
+        json.loads((tmp_path / "metrics.json").read_text())["variants"]["ststnet"]["pooled"]["n"]
+        == 442
+    )
 
 
 def test_evaluate_fold_weights_pools_all_folds(flow_root, weights, tmp_path):
@@ -54,7 +57,9 @@ def test_evaluate_fold_weights_pools_all_folds(flow_root, weights, tmp_path):
     assert set(result.per_dataset) == {"samm", "smic", "casme2"}
     assert (tmp_path / "out" / "predictions.csv").is_file()
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["pooled"]["uf1"] == pytest.approx(expected["uf1"])
+    assert metrics["variants"][result.model]["seeds"]["weights"]["pooled"]["uf1"] == pytest.approx(
+        expected["uf1"]
+    )
     assert list(result.table()["subset"])[0] == "all (pooled)"
 
 

@@ -25,15 +25,17 @@ import torch
 from torch import nn
 
 import microexpr.models  # noqa: F401  (registers the models)
+from microexpr._io import atomic_write_text
 from microexpr._validation import check_existing_dir
 from microexpr.data.flow_images import (
     megc2019_folds,
     read_megc2019_fold,
     select_inputs,
 )
+from microexpr.data.records import CLASS_NAMES
 from microexpr.errors import ConfigError, WeightsError
-from microexpr.evaluation.metrics import per_fold_mean_scores, pooled_scores
-from microexpr.models._registry import create_model
+from microexpr.evaluation.scoring import score_predictions
+from microexpr.models._registry import create_model, get_model_cfg
 
 __all__ = ["FoldWeightsEvaluation", "evaluate_fold_weights", "load_weights"]
 
@@ -57,6 +59,10 @@ class FoldWeightsEvaluation:
         The same, pooled within each source dataset.
     per_fold_mean : dict
         UF1 and UAR averaged over folds (NOT the MEGC2019 rule; for reference).
+    metrics : dict
+        Everything, in the layout of
+        :func:`~microexpr.evaluation.scoring.score_predictions` (the one of
+        a LOSO run's metrics.json), the published weights as seed ``weights``.
     files : dict
         Paths written (``predictions``, ``metrics``), empty without ``out_dir``.
     """
@@ -66,6 +72,7 @@ class FoldWeightsEvaluation:
     pooled: dict[str, float]
     per_dataset: dict[str, dict[str, float]]
     per_fold_mean: dict[str, float]
+    metrics: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
@@ -227,8 +234,7 @@ def evaluate_fold_weights(
                 f"fold folder {root / 'loso_test' / fold} has no matching weights file "
                 f"{weights / (fold + '.pth')}"
             )
-    probe = create_model(model_name, **dict(model_kwargs or {}))
-    cfg = probe.default_cfg
+    cfg = get_model_cfg(model_name, **dict(model_kwargs or {}))
     inputs, (_, height, width) = cfg["inputs"], cfg["input_size"]
     if inputs not in ("flow_image", "uvs", "uv"):
         raise ConfigError(
@@ -257,29 +263,32 @@ def evaluate_fold_weights(
             )
         )
     predictions = pd.concat(frames, ignore_index=True)
-    y, p = predictions["label"].to_numpy(), predictions["prediction"].to_numpy()
-    pooled = pooled_scores(y, p, labels=labels_all)
-    per_dataset = {}
-    for name in sorted(set(predictions["dataset"]) - {""}):
-        m = (predictions["dataset"] == name).to_numpy()
-        per_dataset[name] = pooled_scores(y[m], p[m], labels=labels_all)
-    per_fold = per_fold_mean_scores(y, p, predictions["fold"].to_numpy(), labels=labels_all)
-    result = FoldWeightsEvaluation(model_name, predictions, pooled, per_dataset, per_fold)
+    scored = predictions.assign(variant=model_name, seed="weights")
+    metrics = score_predictions(scored, class_names=_class_names(len(labels_all)))
+    run = metrics["variants"][model_name]["seeds"]["weights"]
+    pooled = run["pooled"]
+    per_dataset = run["per_dataset"]
+    per_fold = run["per_fold_mean"]
+    metrics.update(
+        model=model_name,
+        weights_dir=str(weights),
+        data_root=str(root),
+        n_folds=len(chosen),
+        n_clips=len(predictions),
+    )
+    result = FoldWeightsEvaluation(
+        model_name, predictions, pooled, per_dataset, per_fold, metrics=metrics
+    )
     if out_dir is not None:
         out = Path(out_dir).expanduser()
         out.mkdir(parents=True, exist_ok=True)
         result.files["predictions"] = out / "predictions.csv"
         result.files["metrics"] = out / "metrics.json"
-        predictions.to_csv(result.files["predictions"], index=False)
-        metrics = {
-            "model": model_name,
-            "weights_dir": str(weights),
-            "data_root": str(root),
-            "n_folds": len(chosen),
-            "rule": "UF1/UAR with TP/FP/FN pooled over all folds (MEGC2019)",
-            "pooled": pooled,
-            "per_dataset": per_dataset,
-            "per_fold_mean_not_megc": per_fold,
-        }
-        result.files["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
+        atomic_write_text(result.files["predictions"], predictions.to_csv(index=False))
+        atomic_write_text(result.files["metrics"], json.dumps(metrics, indent=2) + "\n")
     return result
+
+
+def _class_names(n: int) -> list[str]:
+    """Names of the class indices: the three MEGC2019 classes, else the indices."""
+    return list(CLASS_NAMES) if len(CLASS_NAMES) == n else [str(i) for i in range(n)]

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from microexpr._io import atomic_write_text  # noqa: E402
+from microexpr.reports.markdown import markdown_table  # noqa: E402
 
 __all__ = ["ablation_table", "plot_ablation", "render_ablation_markdown", "write_ablation_report"]
 
@@ -37,8 +38,8 @@ def ablation_table(
     Parameters
     ----------
     metrics : mapping
-        ``summarize`` output: ``metrics["variants"][name]`` holds pooled
-        ``uar`` and ``uf1`` (mean over seeds).
+        ``summarize`` output: ``metrics["variants"][name]["pooled"]`` holds
+        the pooled ``uar`` and ``uf1`` (mean over seeds).
     full : str
         Name of the full model.
     paper : mapping
@@ -54,7 +55,7 @@ def ablation_table(
     variants = metrics["variants"]
     if full not in variants:
         raise KeyError(f"full model {full!r} not among the results {sorted(variants)}")
-    base = variants[full]
+    base = variants[full]["pooled"]
     rows = [
         {
             "variant": full,
@@ -65,13 +66,13 @@ def ablation_table(
             "d_uf1": np.nan,
             "paper_d_uar": np.nan,
             "paper_d_uf1": np.nan,
-            "seeds": base["n_seeds"],
+            "seeds": variants[full]["n_seeds"],
         }
     ]
     for name, (description, paper_uar, paper_uf1) in paper.items():
         if name not in variants:
             continue
-        v = variants[name]
+        v = variants[name]["pooled"]
         rows.append(
             {
                 "variant": name,
@@ -82,7 +83,7 @@ def ablation_table(
                 "d_uf1": base["uf1"] - v["uf1"],
                 "paper_d_uar": paper_uar,
                 "paper_d_uf1": paper_uf1,
-                "seeds": v["n_seeds"],
+                "seeds": variants[name]["n_seeds"],
             }
         )
     return pd.DataFrame(rows)
@@ -99,21 +100,27 @@ def render_ablation_markdown(table: pd.DataFrame, *, title: str, note: str = "")
     lines = [f"# {title}", ""]
     if note:
         lines += [note, ""]
+    shown = pd.DataFrame(
+        {
+            "variant": table["variant"],
+            "change": table["description"],
+            "UAR": [_fmt(v) for v in table["uar"]],
+            "UF1": [_fmt(v) for v in table["uf1"]],
+            "ΔUAR": [_fmt(v, True) for v in table["d_uar"]],
+            "ΔUF1": [_fmt(v, True) for v in table["d_uf1"]],
+            "paper ΔUAR": [_fmt(v, True) for v in table["paper_d_uar"]],
+            "paper ΔUF1": [_fmt(v, True) for v in table["paper_d_uf1"]],
+        }
+    )
     lines += [
         "UAR and UF1 pooled over all LOSO folds (MEGC2019 rule). Δ = full model minus "
         "variant (positive: the variant is worse), measured here and as Table 4 of the paper "
         "gives it.",
         "",
-        "| variant | change | UAR | UF1 | ΔUAR | ΔUF1 | paper ΔUAR | paper ΔUF1 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        markdown_table(shown),
+        "![ablation](ablation.png)",
+        "",
     ]
-    for row in table.itertuples(index=False):
-        lines.append(
-            f"| {row.variant} | {row.description} | {_fmt(row.uar)} | {_fmt(row.uf1)} | "
-            f"{_fmt(row.d_uar, True)} | {_fmt(row.d_uf1, True)} | "
-            f"{_fmt(row.paper_d_uar, True)} | {_fmt(row.paper_d_uf1, True)} |"
-        )
-    lines += ["", "![ablation](ablation.png)", ""]
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from torch import nn
 import microexpr.models  # noqa: F401  (registers the models)
 from microexpr.models._registry import create_model, list_models
 from microexpr.models.complexity import profile_model
+from microexpr.reports.markdown import markdown_table
 
 __all__ = [
     "PAPER_TABLE3",
@@ -134,32 +135,6 @@ def complexity_table(names: Sequence[str] | None = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=_COLUMNS)
-
-
-def _cell(value: object, floatfmt: str) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value.is_integer() and abs(value) >= 1000:
-            return f"{int(value):,}"
-        return format(value, floatfmt)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
-
-
-def markdown_table(df: pd.DataFrame, *, floatfmt: str = ".4g") -> str:
-    """Render ``df`` as a GitHub Markdown table (no extra dependency).
-
-    Integers get thousands separators, floats ``floatfmt``, NaN an empty cell.
-    """
-    header = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in df.columns) + " |"
-    body = [
-        "| " + " | ".join(_cell(v, floatfmt) for v in row) + " |"
-        for row in df.itertuples(index=False, name=None)
-    ]
-    return "\n".join([header, rule, *body]) + "\n"
 
 
 def write_complexity_table(df: pd.DataFrame, path: str | Path) -> dict[str, Path]:

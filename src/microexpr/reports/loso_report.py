@@ -16,21 +16,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix
 
 from microexpr._io import atomic_write_text
 from microexpr.data.records import ClipIssue, ClipRecord
-from microexpr.evaluation.metrics import per_fold_mean_scores, pooled_scores
+from microexpr.evaluation.scoring import score_predictions
+from microexpr.reports.markdown import markdown_table
 from microexpr.reports.plots import plot_confusion_matrix, plot_training_curves
 from microexpr.training.engine import FoldResult
 
-__all__ = ["predictions_table", "summarize", "write_loso_report", "render_markdown"]
+__all__ = ["predictions_table", "render_markdown", "summarize", "write_loso_report"]
 
 
 def predictions_table(
     results: Sequence[FoldResult], records: Sequence[ClipRecord], class_names: Sequence[str]
 ) -> pd.DataFrame:
-    """One row per test clip per (variant, seed), with class probabilities."""
+    """One row per test clip per (variant, seed), with class probabilities.
+
+    ``label`` and ``prediction`` are class indices (what is scored); ``true``
+    and ``predicted`` their names, for people reading predictions.csv.
+    """
     rows = []
     for res in results:
         for idx, t, p, prob in zip(
@@ -44,6 +48,8 @@ def predictions_table(
                 "dataset": rec.dataset,
                 "subject": rec.subject,
                 "clip": rec.clip,
+                "label": int(t),
+                "prediction": int(p),
                 "true": class_names[t],
                 "predicted": class_names[p],
             }
@@ -54,64 +60,54 @@ def predictions_table(
     return pd.DataFrame(rows)
 
 
-def _scores(
-    frame: pd.DataFrame, class_names: Sequence[str], *, present_only: bool = False
-) -> dict[str, float]:
-    idx = {c: i for i, c in enumerate(class_names)}
-    t = frame["true"].map(idx).to_numpy()
-    p = frame["predicted"].map(idx).to_numpy()
-    # one subject rarely shows every class: score it on the classes it shows
-    labels = np.unique(np.concatenate([t, p])) if present_only else list(range(len(class_names)))
-    return pooled_scores(t, p, labels=labels)
-
-
 def summarize(
-    table: pd.DataFrame, class_names: Sequence[str], *, main_variant: str
+    table: pd.DataFrame,
+    class_names: Sequence[str],
+    *,
+    main_variant: str,
+    average: str = "pooled",
 ) -> dict[str, Any]:
     """Metrics of every variant from a predictions table.
 
-    For each variant and seed: pooled UF1/UAR (MEGC2019 rule), the per-fold
-    mean (labelled ``per_fold_mean``, not comparable with pooled figures),
-    per-dataset and per-subject pooled scores, and the confusion matrix.
-    Across seeds: mean and standard deviation of the pooled scores.
+    See :func:`~microexpr.evaluation.scoring.score_predictions`: for each
+    variant and seed the pooled UF1/UAR (MEGC2019 rule), the per-fold mean
+    (labelled, not comparable with pooled figures), per-dataset and
+    per-subject scores and the confusion matrix; across seeds the mean and
+    standard deviation of the pooled and per-fold figures and of accuracy.
     """
-    idx = {c: i for i, c in enumerate(class_names)}
-    labels = list(range(len(class_names)))
-    out: dict[str, Any] = {
-        "main_variant": main_variant,
-        "class_names": list(class_names),
-        "variants": {},
-    }
-    for variant, vframe in table.groupby("variant", sort=False):
-        seeds: dict[str, Any] = {}
-        for seed, frame in vframe.groupby("seed", sort=True):
-            t = frame["true"].map(idx).to_numpy()
-            p = frame["predicted"].map(idx).to_numpy()
-            seeds[str(seed)] = {
-                "pooled": pooled_scores(t, p, labels=labels),
-                "per_fold_mean": per_fold_mean_scores(
-                    t, p, frame["fold"].to_numpy(), labels=labels
-                ),
-                "per_dataset": {
-                    str(d): _scores(g, class_names) for d, g in frame.groupby("dataset", sort=True)
-                },
-                "per_subject": {
-                    str(s): _scores(g, class_names, present_only=True)
-                    for s, g in frame.groupby("fold", sort=True)
-                },
-                "confusion_matrix": confusion_matrix(t, p, labels=labels).tolist(),
+    return score_predictions(
+        table, class_names=class_names, main_variant=main_variant, average=average
+    )
+
+
+def _pm(block: Mapping[str, float], key: str, n_seeds: int) -> str:
+    text = f"{block[key]:.4f}"
+    return text + (f" ± {block[f'{key}_std']:.4f}" if n_seeds > 1 else "")
+
+
+def variants_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per variant: pooled and per-fold-mean UF1/UAR and accuracy (mean ± std)."""
+    rows = []
+    for name, v in summary["variants"].items():
+        n = v["n_seeds"]
+        pooled, per_fold = v["pooled"], v["per_fold_mean"]
+        rows.append(
+            {
+                "variant": name,
+                "UF1 (pooled)": _pm(pooled, "uf1", n),
+                "UAR (pooled)": _pm(pooled, "uar", n),
+                "accuracy": _pm(pooled, "accuracy", n),
+                "UF1 (per-fold mean)": _pm(per_fold, "uf1", n),
+                "UAR (per-fold mean)": _pm(per_fold, "uar", n),
+                "seeds": n,
             }
-        uf1 = np.array([s["pooled"]["uf1"] for s in seeds.values()])
-        uar = np.array([s["pooled"]["uar"] for s in seeds.values()])
-        out["variants"][str(variant)] = {
-            "uf1": float(uf1.mean()),
-            "uar": float(uar.mean()),
-            "uf1_std": float(uf1.std()),
-            "uar_std": float(uar.std()),
-            "n_seeds": len(seeds),
-            "seeds": seeds,
-        }
-    return out
+        )
+    return pd.DataFrame(rows)
+
+
+def _first_seed(summary: Mapping[str, Any], variant: str) -> tuple[str, dict[str, Any]]:
+    seed, run = next(iter(summary["variants"][variant]["seeds"].items()))
+    return seed, run
 
 
 def render_markdown(
@@ -126,56 +122,64 @@ def render_markdown(
 ) -> str:
     """The run's report as Markdown."""
     main = summary["main_variant"]
-    lines = [f"# {title}", ""]
-    lines += [
+    names = list(summary["class_names"])
+    n_seeds = summary["variants"][main]["n_seeds"]
+    lead = (
+        "pooled over all folds (TP/FP/FN summed over folds first, the MEGC2019 rule)"
+        if summary["average"] == "pooled"
+        else "the mean of per-fold scores (evaluation.average: per_fold; not the MEGC2019 rule)"
+    )
+    lines = [
+        f"# {title}",
+        "",
         f"{n_clips} clips, {n_subjects} subjects, leave-one-subject-out; "
         f"model `{main}`, {config['training']['epochs']} epochs, the last epoch's model "
         f"evaluated (no test-fold picking). Wall time {seconds:.0f} s.",
         "",
-        "UF1 and UAR are pooled over all folds (TP/FP/FN summed over folds first, the MEGC2019 "
-        "rule). The per-fold mean is another, non-comparable figure, shown labelled.",
+        f"The headline UF1 and UAR are {lead}. Both figures are given below, labelled; "
+        "they are not comparable with each other."
+        + (
+            f" With {n_seeds} seeds each figure is the mean ± standard deviation over seeds."
+            if n_seeds > 1
+            else ""
+        ),
         "",
-        "| variant | UF1 (pooled) | UAR (pooled) | accuracy "
-        "| UF1 (per-fold mean) | UAR (per-fold mean) | seeds |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        markdown_table(variants_table(summary)),
     ]
-    for name, v in summary["variants"].items():
-        first = next(iter(v["seeds"].values()))
-        pm = first["per_fold_mean"]
-        std = f" ± {v['uf1_std']:.4f}" if v["n_seeds"] > 1 else ""
-        lines.append(
-            f"| {name} | {v['uf1']:.4f}{std} | {v['uar']:.4f} "
-            f"| {first['pooled']['accuracy']:.4f} | {pm['uf1']:.4f} | {pm['uar']:.4f} "
-            f"| {v['n_seeds']} |"
-        )
-    first = next(iter(summary["variants"][main]["seeds"].values()))
+    seed, first = _first_seed(summary, main)
+    which = f"`{main}`" + (f", seed {seed}" if n_seeds > 1 else "")
+    per_dataset = pd.DataFrame(
+        [
+            {"dataset": d, "clips": s["n"], "UF1": s["uf1"], "UAR": s["uar"]}
+            for d, s in first["per_dataset"].items()
+        ]
+    )
+    lines += [f"## Per dataset ({which}, pooled)", "", markdown_table(per_dataset, floatfmt=".4f")]
+    matrix = pd.DataFrame(first["confusion_matrix"], columns=names)
+    matrix.insert(0, "true \\ predicted", names)
     lines += [
+        f"## Confusion matrix ({which}; rows true, columns predicted)",
         "",
-        f"## Per dataset (`{main}`)",
-        "",
-        "| dataset | clips | UF1 | UAR |",
-        "| --- | --- | --- | --- |",
+        markdown_table(matrix),
     ]
-    for d, s in first["per_dataset"].items():
-        lines.append(f"| {d} | {s['n']} | {s['uf1']:.4f} | {s['uar']:.4f} |")
-    names = summary["class_names"]
-    lines += ["", f"## Confusion matrix (`{main}`, rows true, columns predicted)", ""]
-    lines.append("| true \\ predicted | " + " | ".join(names) + " |")
-    lines.append("| --- |" + " --- |" * len(names))
-    for n, row in zip(names, first["confusion_matrix"], strict=True):
-        lines.append(f"| {n} | " + " | ".join(str(v) for v in row) + " |")
+    per_subject = pd.DataFrame(
+        [
+            {
+                "subject": s,
+                "clips": sc["n"],
+                "accuracy": sc["accuracy"],
+                "UF1": sc["uf1"],
+                "UAR": sc["uar"],
+            }
+            for s, sc in first["per_subject"].items()
+        ]
+    )
     lines += [
+        f"## Per subject ({which}; UF1/UAR over the classes each subject shows)",
         "",
-        f"## Per subject (`{main}`; UF1/UAR over the classes each subject shows)",
-        "",
-        "| subject | clips | accuracy | UF1 | UAR |",
-        "| --- | --- | --- | --- | --- |",
+        markdown_table(per_subject, floatfmt=".3f"),
     ]
-    for s, sc in first["per_subject"].items():
-        lines.append(
-            f"| {s} | {sc['n']} | {sc['accuracy']:.3f} | {sc['uf1']:.3f} | {sc['uar']:.3f} |"
-        )
-    lines += ["", f"## Skipped clips ({len(issues)})", ""]
+    lines += [f"## Skipped clips ({len(issues)})", ""]
     lines += [f"- {issue}" for issue in issues] or ["None."]
     lines += [
         "",
@@ -198,13 +202,14 @@ def write_loso_report(
     main_variant: str,
     seconds: float,
     title: str = "LOSO evaluation",
+    average: str = "pooled",
 ) -> dict[str, Any]:
     """Write predictions.csv, metrics.json, report.md and the PNG plots; return the metrics."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = predictions_table(results, records, class_names)
     atomic_write_text(out / "predictions.csv", table.to_csv(index=False))
-    summary = summarize(table, class_names, main_variant=main_variant)
+    summary = summarize(table, class_names, main_variant=main_variant, average=average)
     summary["n_clips"] = len(records)
     summary["n_subjects"] = len({r.group for r in records})
     summary["skipped"] = [
@@ -212,7 +217,7 @@ def write_loso_report(
     ]
     summary["seconds"] = round(seconds, 1)
     atomic_write_text(out / "metrics.json", json.dumps(summary, indent=2))
-    main_first = next(iter(summary["variants"][main_variant]["seeds"].values()))
+    _, main_first = _first_seed(summary, main_variant)
     plot_confusion_matrix(
         np.array(main_first["confusion_matrix"]),
         class_names,
