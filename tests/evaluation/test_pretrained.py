@@ -41,7 +41,9 @@ def test_official_ststnet_weights_reproduce_published_scores(tmp_path):
     assert result.pooled["n"] == 442
     assert result.predictions["fold"].nunique() == 68
     assert (
-        json.loads((tmp_path / "metrics.json").read_text())["variants"]["ststnet"]["pooled"]["n"]
+        json.loads((tmp_path / "metrics.json").read_text())["variants"]["ststnet"]["seeds"][
+            "weights"
+        ]["pooled"]["n"]
         == 442
     )
 
