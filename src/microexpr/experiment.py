@@ -4,18 +4,25 @@ This module ties the layers together for the command line and for scripts:
 :func:`load_clips` reads the configured dataset or protocol,
 :func:`load_features` preprocesses it through the feature cache,
 :func:`run_loso` runs leave-one-subject-out training and evaluation of every
-configured variant and writes the report, and :func:`run_demo` does all of
-it on the built-in synthetic dataset.
+configured variant and writes the report, :func:`run_demo` does all of
+it on the built-in synthetic dataset, and :func:`train_final_model` trains
+the model used for prediction on every clip (the LOSO results of the same
+configuration are the figures to quote for it).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
+from tqdm.auto import tqdm
+
+from microexpr import __version__
 from microexpr._io import atomic_write_text
 from microexpr.config import DataConfig, ExperimentConfig
 from microexpr.data import load_dataset, load_protocol
@@ -29,16 +36,20 @@ from microexpr.preprocess.flow_image_inputs import (
 )
 from microexpr.preprocess.pipeline import FeatureSet, preprocess_records
 from microexpr.reports.loso_report import write_loso_report
+from microexpr.reports.plots import plot_training_curves
 from microexpr.training.engine import EngineData, FoldResult, RunStore, make_jobs, run_grid
 from microexpr.training.executors import make_executor
+from microexpr.training.trainer import fit, seed_everything
 
 __all__ = [
     "LosoRun",
+    "TrainResult",
     "demo_config",
     "load_clips",
     "load_features",
     "run_demo",
     "run_loso",
+    "train_final_model",
 ]
 
 
@@ -153,7 +164,7 @@ def run_loso(
     variants = config.all_variants()
     if isinstance(features, FlowImageFeatures):
         # inputs arranged as each model's default_cfg declares; loso_test shifts test rows
-        cfgs = {name: spec.build().default_cfg for name, spec in variants.items()}
+        cfgs = {name: spec.cfg() for name, spec in variants.items()}
         inputs, labels, folds = features.engine_arrays(cfgs)
     else:
         kinds = {spec.input_kind() for spec in variants.values()}
@@ -261,3 +272,149 @@ def run_demo(
             )
         )
     return run_loso(config, out, executor=executor, progress=progress)
+
+
+# ------------------------------------------------------------ final model
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train_final_model`.
+
+    Attributes
+    ----------
+    out : Path
+        Model folder.
+    checkpoint : Path
+        ``checkpoint.pt``.
+    n_clips : int
+        Clips trained on.
+    n_skipped : int
+        Clips left out (with reasons in ``skipped.json``).
+    class_counts : dict of str to int
+    losses : list of float
+        Training loss per epoch.
+    seconds : float
+    """
+
+    out: Path
+    checkpoint: Path
+    n_clips: int
+    n_skipped: int
+    class_counts: dict[str, int]
+    losses: list[float]
+    seconds: float
+
+
+def train_final_model(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    device: str | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``config.model`` on all usable clips and save a checkpoint.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        Data, preprocessing, model and training settings; the first seed of
+        ``config.evaluation.seeds`` seeds the training.
+    out_dir : str or Path
+        Model folder: ``checkpoint.pt``, ``model.json``,
+        ``training_curve.png``, ``skipped.json``.
+    device : str, optional
+        Overrides ``config.training.device``.
+    progress : bool
+        Progress bars for preprocessing and epochs.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    MicroexprError
+        If the dataset has no usable clip.
+    """
+    # the checkpoint format belongs to inference, the layer after this one
+    from microexpr.inference.checkpoint import save_checkpoint
+
+    start = time.perf_counter()
+    out = Path(out_dir)
+    features = load_features(config, progress=progress)
+    if not features.records:
+        raise MicroexprError("no usable clips to train on")
+    settings = config.training
+    if device is not None:
+        settings = replace(settings, device=device)
+    seed = config.evaluation.seeds[0]
+    seed_everything(seed)
+    model = config.model.build()
+    kind = config.model.input_kind()
+    representation = None
+    if isinstance(features, FlowImageFeatures):
+        # a flow-image set: inputs as the model declares; predict rebuilds the representation
+        inputs = torch.from_numpy(
+            features.model_inputs(config.model.cfg(), model=config.model.name)
+        )
+        representation = features.representation().to_dict()
+    else:
+        inputs = torch.from_numpy(features.inputs(kind))
+    labels = torch.from_numpy(features.labels)
+    class_names = tuple(features.records[0].class_names)
+    counts = {name: int((labels == i).sum()) for i, name in enumerate(class_names)}
+
+    bar = tqdm(total=settings.epochs, desc="train", unit="epoch", disable=not progress)
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}")
+
+    try:
+        losses = fit(model, inputs, labels, settings, seed=seed, on_epoch=on_epoch)
+    finally:
+        bar.close()
+    model.cpu()
+    seconds = time.perf_counter() - start
+    extra = {
+        "config_name": config.name,
+        "data": asdict(config.data),
+        "training": asdict(settings),
+        "seed": seed,
+        "n_clips": len(features.records),
+        "class_counts": counts,
+        "clips": [r.key for r in features.records],
+        "final_loss": losses[-1],
+        "losses": losses,
+        "seconds": round(seconds, 2),
+    }
+    if representation is not None:
+        extra["input_representation"] = representation
+    checkpoint = save_checkpoint(
+        out,
+        model,
+        model_name=config.model.name,
+        model_options=config.model.options,
+        preprocess=config.preprocess,
+        class_names=class_names,
+        extra=extra,
+    )
+    plot_training_curves(
+        {config.model.name: [losses]},
+        out / "training_curve.png",
+        title=f"{config.model.name} on {len(features.records)} clips (microexpr {__version__})",
+    )
+    skipped = (
+        [{"clip": i.key, "reason": i.reason} for i in features.issues] if features.issues else []
+    )
+    atomic_write_text(out / "skipped.json", json.dumps(skipped, indent=2) + "\n")
+    return TrainResult(
+        out=out,
+        checkpoint=checkpoint,
+        n_clips=len(features.records),
+        n_skipped=len(features.issues),
+        class_counts=counts,
+        losses=losses,
+        seconds=seconds,
+    )

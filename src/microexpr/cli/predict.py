@@ -45,7 +45,7 @@ def train(
     from dataclasses import replace
 
     from microexpr.config import load_config
-    from microexpr.inference.train import train_final_model
+    from microexpr.experiment import train_final_model
 
     cfg = load_config(config)
     if epochs is not None:

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["PlotInterval", "plot_candidate_panel", "plot_motion", "plot_training_curve"]
+__all__ = ["PlotInterval", "plot_candidate_panel", "plot_motion"]
 
 
 @dataclass(frozen=True)
@@ -185,17 +185,5 @@ def plot_motion(
     ax.set_title(title or "motion over time", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def plot_training_curve(losses: Sequence[float], path: str | Path, *, title: str = "") -> Path:
-    """Save the training loss per epoch of one model."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=100)
-    ax.plot(np.arange(1, len(losses) + 1), losses, color="tab:blue")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (cross-entropy)")
-    ax.set_title(title or "training loss", fontsize=10)
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)

@@ -46,8 +46,23 @@ def plot_confusion_matrix(
     return path
 
 
-def plot_training_curves(curves: Mapping[str, Sequence[Sequence[float]]], path: str | Path) -> Path:
-    """Save mean training loss per epoch for each variant (band: min..max over folds)."""
+def plot_training_curves(
+    curves: Mapping[str, Sequence[Sequence[float]]], path: str | Path, *, title: str = ""
+) -> Path:
+    """Save the training loss per epoch of each model: the mean over its runs, band min..max.
+
+    The one training-curve plot: a LOSO run passes one loss curve per fold
+    and seed for each variant; a final model passes ``{name: [losses]}``.
+
+    Parameters
+    ----------
+    curves : mapping of str to sequences of loss curves
+        Per model, its runs' loss per epoch (runs of equal length).
+    path : str or Path
+        PNG to write.
+    title : str
+        Plot title (default: says what the band is).
+    """
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=120)
     for name, fold_curves in curves.items():
         arr = np.asarray([c for c in fold_curves if len(c)], dtype=float)
@@ -58,7 +73,7 @@ def plot_training_curves(curves: Mapping[str, Sequence[Sequence[float]]], path: 
         ax.fill_between(epochs, arr.min(axis=0), arr.max(axis=0), alpha=0.2)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (cross-entropy)")
-    ax.set_title("training loss, mean over folds (band: min..max)", fontsize=10)
+    ax.set_title(title or "training loss, mean over folds (band: min..max)", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
