@@ -8,9 +8,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from skimage import data
 
-from microexpr.data.records import ClipRecord, discover_frames
+from microexpr.data.records import CLASS_NAMES, ClipRecord, discover_frames
+from microexpr.inference.checkpoint import save_checkpoint
+from microexpr.models import create_model
+from microexpr.preprocess.pipeline import PreprocessSettings
+
+#: Options of the small ATSCNN the fast tests use (64x64 inputs, one small hidden layer).
+SMALL_ATSCNN = {"input_size": 64, "head": [16]}
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +57,23 @@ def write_clip(tmp_path: Path) -> Callable[..., ClipRecord]:
         return ClipRecord("toy", "s1", name, 1, 2, 2, "happiness", 1, discover_frames(folder))
 
     return write
+
+
+@pytest.fixture(scope="session")
+def untrained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid model folder (checkpoint.pt, model.json) of an untrained small ATSCNN.
+
+    For tests of what happens around a model (bad videos, bad options), where
+    what the model predicts does not matter; no training, so it is instant.
+    """
+    out = tmp_path_factory.mktemp("untrained-model")
+    torch.manual_seed(0)
+    save_checkpoint(
+        out,
+        create_model("atscnn", **SMALL_ATSCNN),
+        model_name="atscnn",
+        model_options=dict(SMALL_ATSCNN),
+        preprocess=PreprocessSettings(size=64),
+        class_names=CLASS_NAMES,
+    )
+    return out

@@ -70,7 +70,7 @@ def run_ablation(
     config: ExperimentConfig,
     out: str | Path,
     *,
-    executor: str = "serial",
+    executor: str = "auto",
     executor_options: dict[str, Any] | None = None,
     fresh: bool = False,
     progress: bool = True,

@@ -156,9 +156,13 @@ class ExperimentConfig:
                 )
             if "flow" in pre:
                 pre["flow"] = _build(FlowSettings, pre["flow"], f"{source}: preprocess.flow")
+            raw_variants = raw.get("variants") or {}
+            if not isinstance(raw_variants, dict):
+                raise ConfigError(
+                    f"{source}: variants: expected a mapping of name to model, got {raw_variants!r}"
+                )
             variants = {
-                str(k): _model_spec(v, f"{source}: variants.{k}")
-                for k, v in (raw.get("variants") or {}).items()
+                str(k): _model_spec(v, f"{source}: variants.{k}") for k, v in raw_variants.items()
             }
             return cls(
                 name=str(raw.get("name", "experiment")),
@@ -245,10 +249,14 @@ def load_config(path: str | Path) -> ExperimentConfig:
         If the file is missing, not YAML, or holds unknown keys or bad values.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{str(p)!r} is a folder, not a config file")
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a text file ({exc.reason} at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML ({exc})") from exc
     return ExperimentConfig.from_dict(raw or {}, source=str(p))

@@ -13,6 +13,8 @@ configuration are the figures to quote for it).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -24,6 +26,7 @@ from tqdm.auto import tqdm
 
 from microexpr import __version__
 from microexpr._io import atomic_write_text
+from microexpr._validation import check_choice
 from microexpr.config import DataConfig, ExperimentConfig
 from microexpr.data import load_dataset, load_protocol
 from microexpr.data.loso import loso_folds
@@ -38,19 +41,42 @@ from microexpr.preprocess.pipeline import FeatureSet, preprocess_records
 from microexpr.reports.loso_report import write_loso_report
 from microexpr.reports.plots import plot_training_curves
 from microexpr.training.engine import EngineData, FoldResult, RunStore, make_jobs, run_grid
-from microexpr.training.executors import make_executor
-from microexpr.training.trainer import fit, seed_everything
+from microexpr.training.executors import EXECUTORS, make_executor
+from microexpr.training.trainer import check_device, fit, seed_everything
 
 __all__ = [
+    "DEMO_FOLDERS",
     "LosoRun",
     "TrainResult",
     "demo_config",
     "load_clips",
+    "check_output_folder",
     "load_features",
+    "resolve_executor",
     "run_demo",
     "run_loso",
     "train_final_model",
 ]
+
+
+def check_output_folder(out: str | Path) -> Path:
+    """Create the output folder ``out`` (with its parents), or raise saying why it cannot be.
+
+    Raises
+    ------
+    ConfigError
+        ``out`` is a file, or cannot be created (a parent is a file, no permission).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output folder {str(out)!r} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"output folder {str(out)!r} cannot be created ({exc.strerror or exc})"
+        ) from exc
+    return out
 
 
 def load_clips(data: DataConfig) -> tuple[list[ClipRecord], list[ClipIssue]]:
@@ -112,11 +138,32 @@ def _fingerprint(config: ExperimentConfig, records: list[ClipRecord]) -> dict[st
     return {"config": cfg, "clips": [r.key for r in records]}
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_executor(executor: str, config: ExperimentConfig) -> str:
+    """The executor ``auto`` stands for: ``local`` on a CPU with several cores, else ``serial``.
+
+    Fold jobs on the CPU run one torch thread each on every executor, so the
+    results are the same whichever is chosen; ``local`` runs one job per
+    core. On a GPU the folds share the device in one process (``serial``,
+    which batches them).
+    """
+    if executor != "auto":
+        return executor
+    on_cpu = config.training.device == "cpu"
+    return "local" if on_cpu and _cores() > 1 else "serial"
+
+
 def run_loso(
     config: ExperimentConfig,
     out: str | Path,
     *,
-    executor: str = "serial",
+    executor: str = "auto",
     executor_options: dict[str, Any] | None = None,
     fresh: bool = False,
     progress: bool = True,
@@ -130,7 +177,8 @@ def run_loso(
     out : str or Path
         Run folder: config.yaml, fold results (for resume), report files.
     executor : str
-        ``serial`` (default) or another registered executor.
+        ``auto`` (default: see :func:`resolve_executor`), ``serial``,
+        ``local`` or ``ray``.
     executor_options : dict, optional
         Options of the executor (workers, address...).
     fresh : bool
@@ -154,7 +202,9 @@ def run_loso(
     out = Path(out)
     start = time.perf_counter()
     # built first: a bad executor option or an unreachable Ray address fails before preprocessing
-    engine_executor = make_executor(executor, **(executor_options or {}))
+    engine_executor = make_executor(resolve_executor(executor, config), **(executor_options or {}))
+    check_device(config.training.device)
+    check_output_folder(out)
     features = load_features(config, progress=progress)
     records = features.records
     class_names = records[0].class_names
@@ -240,6 +290,10 @@ def demo_config(
     )
 
 
+#: What the demo keeps in its run folder between runs (``fresh`` discards them).
+DEMO_FOLDERS = ("synthetic-data", "cache", "folds")
+
+
 def run_demo(
     out: str | Path,
     *,
@@ -248,30 +302,53 @@ def run_demo(
     epochs: int | None = None,
     seed: int = 0,
     device: str | None = None,
-    executor: str = "serial",
+    executor: str = "auto",
+    executor_options: dict[str, Any] | None = None,
+    fresh: bool = False,
     progress: bool = True,
 ) -> LosoRun:
     """Synthesize the built-in dataset, preprocess it, run LOSO with ATSCNN, report.
 
     Writes the dataset to ``out/synthetic-data``, the feature cache to
-    ``out/cache`` and the report files to ``out``. Rerunning reuses all three.
+    ``out/cache`` and the report files to ``out``. Rerunning reuses all three
+    and the finished folds; ``fresh=True`` deletes them first, so the run
+    starts from nothing (what a first run on a new machine does).
+
+    The fold jobs run on every core by default (``executor="auto"``); the
+    result does not depend on the executor.
     """
     from microexpr.synthetic import SyntheticSettings, generate_synthetic_dataset
 
-    out = Path(out)
+    out = check_output_folder(out)
+    if fresh:
+        for name in DEMO_FOLDERS:
+            if (out / name).is_dir():
+                shutil.rmtree(out / name)
     settings = SyntheticSettings(seed=seed)
     if n_subjects is not None:
         settings = replace(settings, n_subjects=n_subjects)
-    generate_synthetic_dataset(out / "synthetic-data", settings, progress=progress)
     config = demo_config(out / "synthetic-data", paper=paper, cache_dir=out / "cache")
     if epochs is not None or device is not None:
         training = config.training
         config = config.replace(
             training=replace(
-                training, epochs=epochs or training.epochs, device=device or training.device
+                training,
+                epochs=training.epochs if epochs is None else epochs,
+                device=training.device if device is None else device,
             )
         )
-    return run_loso(config, out, executor=executor, progress=progress)
+    # checked before the data are rendered: a bad option fails at once
+    check_device(config.training.device)
+    check_choice(resolve_executor(executor, config), "executor", sorted(EXECUTORS))
+    generate_synthetic_dataset(out / "synthetic-data", settings, progress=progress)
+    return run_loso(
+        config,
+        out,
+        executor=executor,
+        executor_options=executor_options,
+        fresh=fresh,
+        progress=progress,
+    )
 
 
 # ------------------------------------------------------------ final model
@@ -341,13 +418,14 @@ def train_final_model(
     from microexpr.inference.checkpoint import save_checkpoint
 
     start = time.perf_counter()
-    out = Path(out_dir)
-    features = load_features(config, progress=progress)
-    if not features.records:
-        raise MicroexprError("no usable clips to train on")
+    out = check_output_folder(out_dir)
     settings = config.training
     if device is not None:
         settings = replace(settings, device=device)
+    check_device(settings.device)
+    features = load_features(config, progress=progress)
+    if not features.records:
+        raise MicroexprError("no usable clips to train on")
     seed = config.evaluation.seeds[0]
     seed_everything(seed)
     model = config.model.build()

@@ -67,8 +67,3 @@ def test_loso_nonexistent_dataset_root_exit_2(tmp_path):
     result = runner.invoke(app, ["loso", "--config", str(cfg), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
-
-
-def test_usage_error_exit_2():
-    result = runner.invoke(app, ["loso", "--no-such-option"])
-    assert result.exit_code == 2

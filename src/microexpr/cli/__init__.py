@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from microexpr import __version__
-from microexpr.cli._common import handle_errors
+from microexpr.cli._common import GuardedGroup, handle_errors
 from microexpr.cli.ablate import ablate
 from microexpr.cli.datasets import app as datasets_app
 from microexpr.cli.evaluate import evaluate
 from microexpr.cli.predict import predict, train
+from microexpr.errors import ConfigError
 
 __all__ = ["app"]
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,
 )
 
 
@@ -57,18 +59,31 @@ def demo(
     epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset.")] = 0,
+    executor: Annotated[
+        str, typer.Option(help="auto (every core), serial, local or ray; same results.")
+    ] = "auto",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (local; default one per core).")
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(help="Start from nothing: delete the data, cache and folds of --out first."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
-    """Run ATSCNN end to end on the built-in synthetic dataset.
+    """Run ATSCNN end to end on the built-in synthetic dataset (a wiring check).
 
-    Renders the synthetic micro-expression clips, finds and aligns faces with
-    dlib, computes TV-L1 flow and optical strain (cached), trains and
-    evaluates ATSCNN leave-one-subject-out and writes predictions.csv,
+    Renders the synthetic clips, finds and aligns faces with dlib, computes
+    TV-L1 flow and optical strain (cached), trains and evaluates ATSCNN
+    leave-one-subject-out on every core and writes predictions.csv,
     metrics.json, report.md and PNG plots to --out. The default is a reduced
-    setting (25 epochs, batch 16, lr 1e-3) that runs in a few minutes on 2 cores.
+    setting (25 epochs, batch 16, lr 1e-3). The synthetic faces show that the
+    pipeline works; their score says nothing about real micro-expressions.
     """
     from microexpr.experiment import run_demo
 
+    if subjects is not None and subjects < 2:
+        raise ConfigError(f"--subjects == {subjects}, must be >= 2 (leave-one-subject-out)")
     run = run_demo(
         out,
         paper=paper,
@@ -76,15 +91,24 @@ def demo(
         epochs=epochs,
         seed=seed,
         device=device,
+        executor=executor,
+        executor_options={"workers": workers},
+        fresh=fresh,
         progress=not quiet,
     )
     main_variant = run.metrics["main_variant"]
     m = run.metrics["variants"][main_variant]
     typer.echo(
         f"{main_variant}: UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f} "
-        f"(pooled over {run.metrics['n_subjects']} LOSO folds, {run.metrics['n_clips']} clips, "
-        f"{len(run.metrics['skipped'])} skipped); report: {run.out / 'report.md'}"
+        f"({_average_label(run.metrics)} over {run.metrics['n_subjects']} LOSO folds, "
+        f"{run.metrics['n_clips']} clips, {len(run.metrics['skipped'])} skipped; "
+        f"synthetic faces: a wiring check, not a micro-expression result); "
+        f"report: {run.out / 'report.md'}"
     )
+
+
+def _average_label(metrics: dict) -> str:
+    return "pooled" if metrics.get("average", "pooled") == "pooled" else "per-fold mean"
 
 
 @app.command()
@@ -94,7 +118,9 @@ def loso(
     out: Annotated[Path, typer.Option(help="Run folder for results (resumable).")] = Path(
         "runs/loso"
     ),
-    executor: Annotated[str, typer.Option(help="serial, local or ray.")] = "serial",
+    executor: Annotated[
+        str, typer.Option(help="auto (every core on a CPU), serial, local or ray.")
+    ] = "auto",
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (local) or tasks (ray).")
     ] = None,
@@ -120,26 +146,19 @@ def loso(
     last epoch (never an epoch picked on the test subject). Finished folds are
     saved in --out; rerunning the same command resumes.
     """
-    from dataclasses import replace
-
+    from microexpr.cli._common import override_training
     from microexpr.config import load_config
     from microexpr.experiment import run_loso
 
-    cfg = load_config(config)
-    if device is not None or epochs is not None:
-        cfg = cfg.replace(
-            training=replace(
-                cfg.training,
-                device=device or cfg.training.device,
-                epochs=epochs or cfg.training.epochs,
-            )
-        )
+    cfg = override_training(load_config(config), device=device, epochs=epochs)
     options = {"workers": workers, "address": address, "threads": threads}
     run = run_loso(
         cfg, out, executor=executor, executor_options=options, fresh=fresh, progress=not quiet
     )
     for name, m in run.metrics["variants"].items():
-        typer.echo(f"{name}: UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f} (pooled)")
+        typer.echo(
+            f"{name}: UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f} ({_average_label(run.metrics)})"
+        )
     typer.echo(f"report: {run.out / 'report.md'}")
 
 
@@ -165,9 +184,12 @@ def complexity(
         ),
     ] = False,
 ) -> None:
-    """Parameters, multiply-adds, FLOPs and memory read+write (torchstat's conventions)."""
-    from microexpr.errors import ConfigError
-    from microexpr.models import create_model
+    """Parameters, multiply-adds, FLOPs and memory read+write (torchstat's conventions).
+
+    --input-size C,H,W profiles the model built for that input (square
+    inputs: H == W; C must be the model's channel count).
+    """
+    from microexpr.models import create_model, get_model_cfg
     from microexpr.models.complexity import profile_model
 
     if paper:
@@ -185,6 +207,10 @@ def complexity(
             write_paper_complexity_table(table, out)
         return
     if all_models:
+        if model is not None or input_size is not None:
+            raise ConfigError(
+                "--all profiles every model at its own size: give no MODEL or --input-size"
+            )
         from microexpr.reports.complexity_table import (
             complexity_table,
             markdown_table,
@@ -196,14 +222,13 @@ def complexity(
         if out is not None:
             write_complexity_table(table, out)
         return
+    if out is not None:
+        raise ConfigError("--out applies to --all (the table); one model prints its figures")
     if model is None:
         raise ConfigError("give a MODEL name or --all")
-    net = create_model(model)
-    size = (
-        tuple(int(v) for v in input_size.split(","))
-        if input_size
-        else tuple(net.default_cfg["input_size"])
-    )
+    options = {} if input_size is None else _input_size_option(model, input_size)
+    size = tuple(get_model_cfg(model, **options)["input_size"])
+    net = create_model(model, **options)
     c = profile_model(net, size)
     typer.echo(f"model: {model}  input: {size}")
     typer.echo(f"parameters:        {c.params:,} ({c.params / 1e6:.2f} M)")
@@ -221,14 +246,38 @@ def complexity(
     )
 
 
-@app.command("models")
-def models_(pattern: Annotated[str, typer.Argument(help="Shell-style pattern.")] = "*") -> None:
-    """List registered models."""
-    from microexpr.models import create_model, list_models
+def _input_size_option(model: str, text: str) -> dict[str, int]:
+    """``--input-size C,H,W`` as the model's ``input_size`` option, checked."""
+    from microexpr.models import get_model_cfg
 
-    for name in list_models(pattern):
-        cfg = create_model(name).default_cfg
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"--input-size {text!r}: expected three positive integers C,H,W")
+    c, h, w = (int(p) for p in parts)
+    if h != w:
+        raise ConfigError(f"--input-size {text!r}: the models take square inputs (H == W)")
+    channels = get_model_cfg(model)["input_size"][0]
+    if c != channels:
+        raise ConfigError(f"--input-size {text!r}: model {model!r} takes {channels} channels")
+    return {"input_size": h}
+
+
+@app.command("models")
+def models_(
+    pattern: Annotated[str, typer.Argument(help="Shell-style pattern.")] = "*",
+    papers: Annotated[bool, typer.Option("--papers", help="Also print each paper.")] = False,
+) -> None:
+    """List registered models: the inputs and input size each takes (nothing is built)."""
+    from microexpr.models import get_model_cfg, list_models
+
+    names = list_models(pattern)
+    if not names:
+        raise ConfigError(f"no model matches {pattern!r} (registered: {', '.join(list_models())})")
+    for name in names:
+        cfg = get_model_cfg(name)
         typer.echo(f"{name:28s} inputs={cfg['inputs']:<10s} size={tuple(cfg['input_size'])}")
+        if papers:
+            typer.echo(f"{'':28s} {cfg['paper']}")
 
 
 # commands whose code lives in their own modules, listed after the ones above

@@ -18,7 +18,9 @@ def ablate(
     out: Annotated[Path, typer.Option(help="Run folder for results (resumable).")] = Path(
         "runs/ablation"
     ),
-    executor: Annotated[str, typer.Option(help="serial, local or ray.")] = "serial",
+    executor: Annotated[
+        str, typer.Option(help="auto (every core on a CPU), serial, local or ray.")
+    ] = "auto",
     workers: Annotated[
         Optional[int], typer.Option(help="Worker processes (local) or tasks at once (ray).")  # noqa: UP045
     ] = None,
@@ -46,20 +48,11 @@ def ablate(
     paper's) and ablation.png to --out, with the LOSO report of every
     variant. Finished folds are saved; rerunning the command resumes.
     """
-    from dataclasses import replace
-
     from microexpr.ablation import run_ablation
+    from microexpr.cli._common import override_training
     from microexpr.config import load_config
 
-    cfg = load_config(config)
-    if device is not None or epochs is not None:
-        cfg = cfg.replace(
-            training=replace(
-                cfg.training,
-                device=device or cfg.training.device,
-                epochs=epochs or cfg.training.epochs,
-            )
-        )
+    cfg = override_training(load_config(config), device=device, epochs=epochs)
     options = {"workers": workers, "threads": threads, "address": address}
     run = run_ablation(
         cfg, out, executor=executor, executor_options=options, fresh=fresh, progress=not quiet

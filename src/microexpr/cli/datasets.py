@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from microexpr.cli._common import handle_errors
+from microexpr.cli._common import GuardedGroup, handle_errors
 from microexpr.data import check_dataset, list_datasets, list_protocols
 from microexpr.errors import ConfigError
 
@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Check the micro-expression datasets you own.",
     no_args_is_help=True,
     add_completion=False,
+    cls=GuardedGroup,
 )
 
 

@@ -42,14 +42,11 @@ def train(
     preprocessing settings, class names, microexpr version), model.json (the
     same, readable), training_curve.png and skipped.json to --out.
     """
-    from dataclasses import replace
-
+    from microexpr.cli._common import override_training
     from microexpr.config import load_config
     from microexpr.experiment import train_final_model
 
-    cfg = load_config(config)
-    if epochs is not None:
-        cfg = cfg.replace(training=replace(cfg.training, epochs=epochs))
+    cfg = override_training(load_config(config), epochs=epochs)
     result = train_final_model(cfg, out, device=device, progress=not quiet)
     counts = ", ".join(f"{k} {v}" for k, v in result.class_counts.items())
     typer.echo(
