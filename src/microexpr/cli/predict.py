@@ -101,7 +101,10 @@ def predict(
     PNG panel per candidate (onset and apex faces, u, v, strain, CBAM spatial
     attention) and motion.png (motion over time, spotted intervals marked).
     """
+    from microexpr.experiment import check_output_folder
     from microexpr.inference.predict import predict as run_predict
+
+    check_output_folder(out)
 
     result = run_predict(
         inputs, model, out, onset=onset, apex=apex, fps=fps, device=device, progress=not quiet
