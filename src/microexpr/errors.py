@@ -12,6 +12,7 @@ __all__ = [
     "DatasetNotFoundError",
     "AnnotationError",
     "ClipError",
+    "ClipFaceError",
     "FaceNotFoundError",
     "WeightsError",
     "RunFolderError",
@@ -51,6 +52,14 @@ class ClipError(MicroexprError):
         super().__init__(f"{clip}: {reason}")
         self.clip = clip
         self.reason = reason
+
+
+class ClipFaceError(ClipError):
+    """One clip cannot be used because no face was found on its onset frame.
+
+    A :class:`ClipError` subclass, so that the runs that skip bad clips tell
+    a face problem from a frame problem by the error's type.
+    """
 
 
 class FaceNotFoundError(MicroexprError):

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from microexpr.data.records import ClipIssue, ClipRecord
-from microexpr.errors import ClipError, ConfigError, FaceNotFoundError
+from microexpr.errors import ClipError, ClipFaceError, ConfigError, FaceNotFoundError
 from microexpr.preprocess.alignment import AlignmentSettings, apply_alignment, estimate_alignment
 from microexpr.preprocess.cache import FeatureCache, source_fingerprint
 from microexpr.preprocess.face import LandmarkDetector
@@ -191,14 +191,16 @@ def preprocess_clip(
 
     Raises
     ------
+    ClipFaceError
+        When no face is found on the onset frame.
     ClipError
-        With the clip key and the reason, when the clip cannot be used.
+        With the clip key and the reason, when the clip cannot be used otherwise.
     """
-    try:
-        onset_path = record.frame_path(record.onset)
-        apex_path = record.frame_path(record.apex)
-    except KeyError as exc:
-        raise ClipError(record.key, str(exc.args[0]).split(": ", 1)[-1]) from None
+    for role, number in (("onset", record.onset), ("apex", record.apex)):
+        if number not in record.frames:
+            raise ClipError(record.key, f"{role} frame {number} not found on disk")
+    onset_path = record.frame_path(record.onset)
+    apex_path = record.frame_path(record.apex)
     try:
         onset = read_frame(onset_path)
         apex = read_frame(apex_path)
@@ -209,7 +211,7 @@ def preprocess_clip(
     try:
         return preprocess_pair(onset, apex, settings, detector)
     except FaceNotFoundError:
-        raise ClipError(record.key, f"no face found on onset frame {onset_path}") from None
+        raise ClipFaceError(record.key, f"no face found on onset frame {onset_path}") from None
 
 
 def model_inputs(features: Sequence[ClipFeatures | dict[str, np.ndarray]], kind: str) -> np.ndarray:
@@ -318,9 +320,11 @@ def preprocess_records(
                 detector = settings.detector()
             try:
                 arrays = preprocess_clip(record, settings, detector).arrays()
+            except ClipFaceError as exc:  # by type, never by the message's text
+                issues.append(ClipIssue(record.key, exc.reason, stage="face"))
+                continue
             except ClipError as exc:
-                stage = "face" if "no face" in exc.reason else "frames"
-                issues.append(ClipIssue(record.key, exc.reason, "", stage))
+                issues.append(ClipIssue(record.key, exc.reason, stage="frames"))
                 continue
             if cache is not None and fingerprint is not None:
                 cache.save(record.key, arrays, fingerprint)
