@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import pandas as pd
+
+from microexpr._markdown import markdown_table
 from microexpr.data._base import ClipDataset
 from microexpr.data.protocols import ExpectedCounts, get_protocol, open_protocol
 from microexpr.data.records import CLASS_NAMES, ISSUE_KINDS, ClipIssue, ClipRecord
@@ -406,9 +409,7 @@ def format_check(
     if published:
         lines += ["Counts found (published counts in brackets).", ""]
     if markdown:
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(" --- " for _ in header) + "|")
-        lines += ["| " + " | ".join(r) + " |" for r in table]
+        lines += markdown_table(pd.DataFrame(table, columns=header)).splitlines()
     else:
         widths = [max(len(x) for x in col) for col in zip(header, *table, strict=True)]
         for cells in [header, *table]:
