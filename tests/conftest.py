@@ -1,4 +1,13 @@
-"""Fixtures shared across test folders (face images, clip folders)."""
+"""Fixtures shared across test folders (face images, clip folders, a model folder).
+
+Helpers that several test folders use live beside this file, in ``tests/``:
+``dataset_fixtures`` (copies of the public databases' layouts),
+``flow_image_fixtures`` (MEGC2019 flow-image sets and fold weights) and
+``video_fixtures`` (test videos with injected action units). pytest puts the
+folder of this conftest on ``sys.path`` before collecting any test, so every
+test imports them by name (``from dataset_fixtures import make_casme2``);
+no test edits ``sys.path`` itself (``tests/test_layers.py`` checks it).
+"""
 
 from __future__ import annotations
 

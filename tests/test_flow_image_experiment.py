@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import cv2
 import pandas as pd
 import yaml
+from flow_image_fixtures import write_flow_set
 from typer.testing import CliRunner
+from video_fixtures import motion_frames
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "inference"))
-from flow_image_fixtures import write_flow_set  # noqa: E402
-from video_fixtures import motion_frames  # noqa: E402
-
-from microexpr.ablation import run_ablation  # noqa: E402
-from microexpr.cli import app  # noqa: E402
-from microexpr.config import ExperimentConfig  # noqa: E402
-from microexpr.experiment import run_loso  # noqa: E402
-from microexpr.inference import train_final_model  # noqa: E402
-from microexpr.inference.predict import predict  # noqa: E402
+from microexpr.ablation import run_ablation
+from microexpr.cli import app
+from microexpr.config import ExperimentConfig
+from microexpr.experiment import run_loso
+from microexpr.inference import train_final_model
+from microexpr.inference.predict import predict
 
 runner = CliRunner()
 

@@ -93,7 +93,7 @@ def run_nested_loso(
     features = load_features(config, progress=progress)
     records = features.records
     spec = config.model
-    cfg = spec.build().default_cfg
+    cfg = spec.cfg()  # read without building the model
     x_test = None
     u_max = None
     if isinstance(features, FlowImageFeatures):

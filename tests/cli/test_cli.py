@@ -37,33 +37,21 @@ def test_complexity_atscnn_matches_paper():
     assert "20.50 MB" in result.output
 
 
-def test_complexity_unknown_model_exit_2_one_line():
-    result = runner.invoke(app, ["complexity", "atscn"])
-    assert result.exit_code == 2
-    assert "unknown model 'atscn'" in result.output
-    assert "Traceback" not in result.output
+def test_models_lists_every_model_without_building_one(monkeypatch):
+    import torch
+
+    from microexpr.models import list_models
+
+    def no_build(self, *args, **kwargs):
+        raise AssertionError(f"`microexpr models` built a {type(self).__name__}")
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", no_build)
+    result = runner.invoke(app, ["models", "--papers"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines[::2]] == list_models()
+    assert "macnn" in result.output and "inputs=uvs" in result.output
 
 
-def test_loso_missing_config_exit_2(tmp_path):
-    result = runner.invoke(
-        app, ["loso", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "o")]
-    )
-    assert result.exit_code == 2
-    assert "does not exist" in result.output
-    assert "Traceback" not in result.output
-
-
-def test_loso_malformed_config_exit_2(tmp_path):
-    cfg = tmp_path / "bad.yaml"
-    cfg.write_text("training: {epochs: -3}\n")
-    result = runner.invoke(app, ["loso", "--config", str(cfg), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2
-    assert "training.epochs == -3" in result.output
-
-
-def test_loso_nonexistent_dataset_root_exit_2(tmp_path):
-    cfg = tmp_path / "exp.yaml"
-    cfg.write_text(f"data: {{dataset: synthetic, root: {tmp_path / 'missing'}}}\n")
-    result = runner.invoke(app, ["loso", "--config", str(cfg), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2
-    assert "does not exist" in result.output
+# bad input to every command (missing config, bad sizes, unknown models...) is
+# tested in one place: tests/cli/test_bad_inputs.py

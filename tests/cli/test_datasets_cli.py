@@ -1,19 +1,14 @@
-import sys
-from pathlib import Path
-
 import pytest
-from typer.testing import CliRunner
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from dataset_fixtures import (  # noqa: E402
+from dataset_fixtures import (
     make_casme2,
     make_megc_casme2,
     make_megc_samm,
     make_megc_smic,
     make_samm,
 )
+from typer.testing import CliRunner
 
-from microexpr.cli.datasets import app  # noqa: E402
+from microexpr.cli.datasets import app
 
 runner = CliRunner()
 

@@ -1,18 +1,15 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import typer
+from flow_image_fixtures import write_flow_set, write_fold_weights
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from flow_image_fixtures import write_flow_set, write_fold_weights  # noqa: E402
-
-import microexpr.models.off_apexnet  # noqa: E402, F401
-import microexpr.models.ststnet  # noqa: E402, F401
-from microexpr.cli.evaluate import evaluate  # noqa: E402
-from microexpr.models import create_model  # noqa: E402
+import microexpr.models.off_apexnet  # noqa: F401
+import microexpr.models.ststnet  # noqa: F401
+from microexpr.cli.evaluate import evaluate
+from microexpr.models import create_model
 
 MEGC = os.environ.get("MICROEXPR_MEGC2019")
 FOLDS = ["006", "s01", "sub01"]

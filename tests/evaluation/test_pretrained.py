@@ -1,21 +1,18 @@
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from flow_image_fixtures import write_flow_set, write_fold_weights
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from flow_image_fixtures import write_flow_set, write_fold_weights  # noqa: E402
-
-import microexpr.models.off_apexnet  # noqa: E402, F401
-import microexpr.models.ststnet  # noqa: E402, F401
-from microexpr.data.flow_images import FlowImageError  # noqa: E402
-from microexpr.errors import WeightsError  # noqa: E402
-from microexpr.evaluation.metrics import pooled_scores  # noqa: E402
-from microexpr.evaluation.pretrained import evaluate_fold_weights, load_weights  # noqa: E402
-from microexpr.models import create_model  # noqa: E402
+import microexpr.models.off_apexnet  # noqa: F401
+import microexpr.models.ststnet  # noqa: F401
+from microexpr.data.flow_images import FlowImageError
+from microexpr.errors import WeightsError
+from microexpr.evaluation.metrics import pooled_scores
+from microexpr.evaluation.pretrained import evaluate_fold_weights, load_weights
+from microexpr.models import create_model
 
 MEGC = os.environ.get("MICROEXPR_MEGC2019")
 FOLDS = ["006", "s01", "sub01"]

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from flow_image_fixtures import write_flow_set
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from flow_image_fixtures import write_flow_set  # noqa: E402
-
-from microexpr.data.flow_images import FlowImageError  # noqa: E402
-from microexpr.errors import ConfigError, DatasetNotFoundError  # noqa: E402
-from microexpr.models import create_model  # noqa: E402
-from microexpr.preprocess.flow_image_inputs import (  # noqa: E402
+from microexpr.data.flow_images import FlowImageError
+from microexpr.errors import ConfigError, DatasetNotFoundError
+from microexpr.models import create_model
+from microexpr.preprocess.flow_image_inputs import (
     FlowImageRepresentation,
     flow_image_from_flow,
     flow_images_for_model,

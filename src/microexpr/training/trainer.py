@@ -67,8 +67,9 @@ class TrainSettings:
         check_positive_int(self.epochs, "training.epochs")
         check_positive_int(self.batch_size, "training.batch_size")
         check_positive_float(self.lr, "training.lr")
-        if self.weight_decay < 0:
-            raise ValueError(f"training.weight_decay == {self.weight_decay}, must be >= 0")
+        decay = self.weight_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not decay >= 0:
+            raise ConfigError(f"training.weight_decay must be a number >= 0, got {decay!r}")
         check_choice(self.fold_batching, "training.fold_batching", ["auto", "never", "always"])
         check_positive_int(self.max_batched_folds, "training.max_batched_folds", minimum=0)
         check_positive_int(self.eval_every, "training.eval_every", minimum=0)

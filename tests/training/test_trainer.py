@@ -1,0 +1,164 @@
+"""The training loop itself (training/trainer.py): settings, seeding, batches, prediction."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from microexpr.errors import ConfigError
+from microexpr.training.trainer import (
+    TrainSettings,
+    _batch_bounds,
+    check_device,
+    fit,
+    predict_proba,
+    seed_everything,
+)
+
+
+def _tiny_model() -> nn.Module:
+    # a convolution (the CPU layout path), BatchNorm (one-clip batches) and a head
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
+
+
+def _data(n: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, 8, 8, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+def _trained(seed: int, settings: TrainSettings) -> tuple[list[float], nn.Module]:
+    x, y = _data()
+    torch.manual_seed(0)  # the same initial weights
+    model = _tiny_model()
+    return fit(model, x, y, settings, seed=seed), model
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"epochs": 0}, r"training\.epochs == 0, must be >= 1"),
+        ({"batch_size": 2.5}, r"training\.batch_size must be an integer"),
+        ({"lr": 0}, r"training\.lr"),
+        ({"weight_decay": -0.1}, r"training\.weight_decay must be a number >= 0, got -0\.1"),
+        ({"weight_decay": "a lot"}, r"training\.weight_decay must be a number >= 0"),
+        ({"fold_batching": "sometimes"}, r"training\.fold_batching must be one of"),
+        ({"eval_every": -1}, r"training\.eval_every == -1, must be >= 0"),
+    ],
+)
+def test_settings_are_checked_with_config_errors(options, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainSettings(**options)
+
+
+def test_fold_batching_auto_batches_on_cuda_only_and_never_with_curves():
+    assert not TrainSettings(device="cpu").batches_folds()
+    assert TrainSettings(device="cuda").batches_folds()
+    assert TrainSettings(device="cpu", fold_batching="always").batches_folds()
+    assert not TrainSettings(device="cuda", fold_batching="never").batches_folds()
+    assert not TrainSettings(device="cuda", fold_batching="always", eval_every=5).batches_folds()
+
+
+def test_check_device():
+    assert check_device("cpu") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="training.device must be cpu, cuda or cuda:N"):
+        check_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="torch sees no CUDA device"):
+            check_device("cuda")
+
+
+def test_fit_returns_one_loss_per_epoch_and_reports_each():
+    seen = []
+    x, y = _data()
+    losses = fit(
+        _tiny_model(),
+        x,
+        y,
+        TrainSettings(epochs=3, batch_size=8, lr=1e-2),
+        on_epoch=lambda epoch, loss: seen.append((epoch, loss)),
+    )
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert seen == list(enumerate(losses))
+
+
+def test_fit_is_deterministic_for_a_seed_and_the_seed_sets_the_order():
+    settings = TrainSettings(epochs=2, batch_size=8, lr=1e-2)
+    a, model_a = _trained(0, settings)
+    b, model_b = _trained(0, settings)
+    c, _ = _trained(1, settings)
+    assert a == b
+    for pa, pb in zip(model_a.parameters(), model_b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert a != c  # another shuffling order, another trajectory
+
+
+def test_fit_refuses_mismatched_or_empty_data():
+    x, y = _data()
+    with pytest.raises(ValueError, match=r"inputs \(20\) and labels \(19\) differ"):
+        fit(_tiny_model(), x, y[:-1], TrainSettings(epochs=1))
+    with pytest.raises(ValueError, match="no training clips"):
+        fit(_tiny_model(), x[:0], y[:0], TrainSettings(epochs=1))
+
+
+def test_fit_lowers_the_training_loss():
+    x, y = _data(24)
+    losses = fit(_tiny_model(), x, y, TrainSettings(epochs=30, batch_size=8, lr=3e-2))
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_batch_bounds_cover_every_clip_once_and_never_leave_one_alone():
+    assert _batch_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert _batch_bounds(9, 4) == [(0, 4), (4, 9)]  # a one-clip batch joins the previous
+    assert _batch_bounds(1, 4) == [(0, 1)]
+    for n in range(1, 40):
+        bounds = _batch_bounds(n, 8)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(b[1] == c[0] for b, c in zip(bounds, bounds[1:], strict=False))
+        assert n == 1 or all(stop - start > 1 for start, stop in bounds)
+
+
+def test_fit_with_one_clip_left_over_trains_batchnorm():
+    # 9 clips in batches of 4 would leave one clip alone: BatchNorm cannot train on it
+    x, y = _data(9)
+    losses = fit(_tiny_model(), x, y, TrainSettings(epochs=2, batch_size=4))
+    assert len(losses) == 2
+
+
+def test_predict_proba_is_softmax_in_eval_mode_whatever_the_batch_size():
+    x, _ = _data(10)
+    model = _tiny_model()
+    fit(model, x, torch.zeros(10, dtype=torch.int64), TrainSettings(epochs=1, batch_size=5))
+    whole = predict_proba(model, x, batch_size=256)
+    pieces = predict_proba(model, x, batch_size=3)
+    assert whole.shape == (10, 3) and whole.dtype == np.float32
+    np.testing.assert_allclose(whole.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(whole, pieces, rtol=1e-5, atol=1e-6)  # eval mode: no batch stats
+    assert not model.training
+    assert predict_proba(model, x[:0]).shape == (0, 0)
+
+
+def test_cpu_layout_leaves_no_hooks_and_does_not_change_outputs():
+    x, _ = _data(6)
+    model = _tiny_model().eval()
+    with torch.no_grad():
+        before = model(x)
+    predict_proba(model, x)  # runs under the channels-last layout
+    conv = model[0]
+    assert not conv._forward_hooks
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), before.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_seed_everything_seeds_torch_and_numpy():
+    g = seed_everything(7)
+    a = (torch.rand(3), np.random.rand(3), torch.randperm(5, generator=g))
+    g = seed_everything(7)
+    b = (torch.rand(3), np.random.rand(3), torch.randperm(5, generator=g))
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and torch.equal(a[2], b[2])
