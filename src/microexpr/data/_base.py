@@ -1,13 +1,13 @@
-"""The base class of the dataset readers."""
+"""The base classes of the dataset readers: clips (recognition) and long videos (spotting)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import ClassVar
 
-from microexpr.data.records import CLASS_NAMES, ClipIssue, ClipRecord
+from microexpr.data.records import CLASS_NAMES, ClipIssue, ClipRecord, LongVideo
 
-__all__ = ["ClipDataset"]
+__all__ = ["ClipDataset", "LongVideoDataset"]
 
 
 class ClipDataset:
@@ -57,4 +57,49 @@ class ClipDataset:
         return (
             f"{type(self).__name__}({len(self.records)} clips, {len(self.subjects)} subjects, "
             f"{len(self.issues)} issues)"
+        )
+
+
+class LongVideoDataset:
+    """Base of the long-video readers (spotting): every video and its annotated expressions.
+
+    Subclasses set :attr:`name`, :attr:`title` and :attr:`fps` and fill
+    :attr:`videos` and :attr:`issues` in ``__init__``.
+
+    Attributes
+    ----------
+    videos : list of LongVideo
+        Videos with frames on disk, with their usable intervals (possibly none).
+    issues : list of ClipIssue
+        Every problem found with a sheet row (skipped rows and kept ones
+        with a remark).
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    fps: ClassVar[float] = 30.0
+
+    def __init__(self) -> None:
+        self.videos: list[LongVideo] = []
+        self.issues: list[ClipIssue] = []
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __iter__(self) -> Iterator[LongVideo]:
+        return iter(self.videos)
+
+    def counts(self) -> dict[str, int]:
+        """Videos, and usable intervals by kind."""
+        out = {"videos": len(self.videos), "micro": 0, "macro": 0}
+        for video in self.videos:
+            for interval in video.intervals:
+                out[interval.kind] += 1
+        return out
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        return (
+            f"{type(self).__name__}({c['videos']} videos, {c['micro']} micro and "
+            f"{c['macro']} macro intervals, {len(self.issues)} issues)"
         )

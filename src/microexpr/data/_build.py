@@ -17,10 +17,25 @@ from pathlib import Path
 
 from microexpr._validation import check_choice
 from microexpr.data._parsing import SheetRow, cell_int, cell_text
-from microexpr.data.records import CLASS_NAMES, ClipIssue, ClipRecord, discover_frames
+from microexpr.data.records import (
+    CLASS_NAMES,
+    ClipIssue,
+    ClipRecord,
+    ExpressionInterval,
+    LongVideo,
+    discover_frames,
+)
 from microexpr.errors import ConfigError
 
-__all__ = ["APEX_OUTSIDE_CHOICES", "RawClip", "build_records", "classes_of"]
+__all__ = [
+    "APEX_OUTSIDE_CHOICES",
+    "RawClip",
+    "RawInterval",
+    "build_long_videos",
+    "build_records",
+    "classes_of",
+    "expression_kind",
+]
 
 #: What a reader does with a clip whose apex lies outside onset..offset.
 APEX_OUTSIDE_CHOICES = ("skip", "keep")
@@ -297,3 +312,234 @@ def build_records(
                     )
                 )
     return records, issues, excluded
+
+
+@dataclass
+class RawInterval:
+    """An expression interval as read from a long-video sheet, before validation.
+
+    Attributes
+    ----------
+    subject, video : str
+        Subject and video folder names (as on disk).
+    name : str
+        The row's own name (``anger1_1``, ``006_1_2``).
+    onset, apex, offset : object
+        Raw cells.
+    kind : str
+        The type as written (``micro-expression``, ``Micro - 1/2``, ``Macro``).
+    source : str
+        Where it was read (``'file.xlsx row 15'``).
+    folder : Path
+        Folder of the video's frames.
+    problem : str, optional
+        A problem the reader found (a name missing from the naming sheet):
+        the row is skipped and reported with ``problem_kind``.
+    problem_kind : str
+        The issue kind of ``problem``.
+    """
+
+    subject: str
+    video: str
+    name: str
+    onset: object
+    apex: object
+    offset: object
+    kind: str
+    source: str
+    folder: Path
+    problem: str | None = None
+    problem_kind: str = "unknown name"
+
+
+def expression_kind(text: object) -> str | None:
+    """``micro`` or ``macro`` from a sheet's type cell, None when it is neither.
+
+    ``micro-expression``, ``Micro - 1/2``, ``MICRO`` -> ``micro``;
+    ``macro-expression``, ``Macro`` -> ``macro``.
+    """
+    key = cell_text(text).lower().replace(" ", "")
+    for kind in ("micro", "macro"):
+        if key.startswith(kind):
+            return kind
+    return None
+
+
+def _frame_or_none(value: object) -> int | None:
+    # 0, negative or blank: not given (the sheets write a missing frame as 0)
+    number = cell_int(value)
+    return number if number is not None and number > 0 else None
+
+
+def build_long_videos(
+    dataset: str,
+    intervals: Iterable[RawInterval],
+    *,
+    fps: float,
+    videos_on_disk: Iterable[tuple[str, str, Path]] = (),
+) -> tuple[list[LongVideo], list[ClipIssue]]:
+    """Validate the rows of a long-video sheet into videos with their expression intervals.
+
+    Rules, each bad row becoming a :class:`~microexpr.data.records.ClipIssue`
+    whose ``key`` is ``dataset/subject/video/name``:
+
+    - a type neither micro nor macro: skipped (``unknown expression type``);
+    - an onset that is not a frame number: skipped (``not a frame number``);
+    - an apex of 0 or blank is missing (kept: the MEGC rule scores onset..offset);
+    - an offset of 0 or blank: the apex is the offset, as the MEGC baselines
+      read the CAS(ME)^2 sheet (kept, ``offset missing``); skipped when the
+      apex is missing too;
+    - onset after offset: skipped;
+    - an apex outside onset..offset: kept and reported;
+    - no frames of the video on disk: skipped (``video not on disk``);
+    - an interval starting past the last frame: skipped; one ending past it:
+      cut at the last frame and reported (``interval past the last frame``);
+    - a second row with the same video, kind, onset and offset: skipped.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name of the videos.
+    intervals : iterable of RawInterval
+    fps : float
+        Frame rate of the recordings.
+    videos_on_disk : iterable of (subject, video, folder)
+        Videos found on disk; those without an annotated interval are kept
+        (the MEGC protocol spots over every video: anything spotted there is
+        a false positive).
+
+    Returns
+    -------
+    videos : list of LongVideo
+        Sorted by subject and video.
+    issues : list of ClipIssue
+    """
+    videos: dict[tuple[str, str], LongVideo] = {}
+    missing: set[tuple[str, str]] = set()
+    issues: list[ClipIssue] = []
+    seen: set[tuple[str, str, str, int, int]] = set()
+
+    def video_of(subject: str, name: str, folder: Path) -> LongVideo | None:
+        ident = (subject, name)
+        if ident in missing:
+            return None
+        if ident not in videos:
+            frames = discover_frames(folder)
+            if not frames:
+                missing.add(ident)
+                return None
+            videos[ident] = LongVideo(dataset, subject, name, folder, float(fps), frames)
+        return videos[ident]
+
+    for subject, name, folder in videos_on_disk:
+        video_of(subject, name, folder)
+    for raw in intervals:
+        key = f"{dataset}/{raw.subject}/{raw.video}/{raw.name}"
+        where = f"{raw.source}: "
+        if raw.problem is not None:
+            issues.append(ClipIssue(key, where + raw.problem, kind=raw.problem_kind))
+            continue
+        kind = expression_kind(raw.kind)
+        if kind is None:
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + f"type {cell_text(raw.kind)!r} is neither a micro- nor a "
+                    "macro-expression; skipped",
+                    kind="unknown expression type",
+                )
+            )
+            continue
+        onset, apex = _frame_or_none(raw.onset), _frame_or_none(raw.apex)
+        offset = _frame_or_none(raw.offset)
+        if onset is None:
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + f"onset {cell_text(raw.onset)!r} is not a frame number; skipped",
+                    kind="not a frame number",
+                )
+            )
+            continue
+        if offset is None:
+            if apex is None:
+                issues.append(
+                    ClipIssue(
+                        key,
+                        where + f"offset {cell_text(raw.offset)!r} and apex "
+                        f"{cell_text(raw.apex)!r}: no end frame; skipped",
+                        kind="not a frame number",
+                    )
+                )
+                continue
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + f"offset {cell_text(raw.offset)!r} missing: the apex {apex} is "
+                    "taken as the offset (as the MEGC baselines do); kept",
+                    kind="offset missing",
+                )
+            )
+            offset = apex
+        if onset > offset:
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + f"onset {onset} after offset {offset}; skipped",
+                    kind="onset after offset",
+                )
+            )
+            continue
+        if apex is not None and not onset <= apex <= offset:
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + f"apex {apex} outside onset..offset {onset}..{offset}; kept "
+                    "(the spotting score uses onset..offset only)",
+                    kind="apex outside onset..offset",
+                )
+            )
+        video = video_of(raw.subject, raw.video, raw.folder)
+        if video is None:
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + "no frames of this video on disk; skipped",
+                    str(raw.folder),
+                    "frames",
+                    "video not on disk",
+                )
+            )
+            continue
+        last = max(video.frames)
+        if onset > last:
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + f"onset {onset} past the last frame {last}; skipped",
+                    str(raw.folder),
+                    "frames",
+                    "interval past the last frame",
+                )
+            )
+            continue
+        if offset > last:
+            issues.append(
+                ClipIssue(
+                    key,
+                    where + f"offset {offset} past the last frame {last}; cut at {last}",
+                    str(raw.folder),
+                    "frames",
+                    "interval past the last frame",
+                )
+            )
+            offset = last
+        ident = (raw.subject, raw.video, kind, onset, offset)
+        if ident in seen:
+            issues.append(
+                ClipIssue(key, where + "duplicate interval; skipped", kind="duplicate clip")
+            )
+            continue
+        seen.add(ident)
+        video.intervals.append(ExpressionInterval(onset, apex, offset, kind, raw.name, raw.source))
+    return [videos[k] for k in sorted(videos)], issues

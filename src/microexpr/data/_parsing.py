@@ -27,6 +27,8 @@ __all__ = [
     "cell_text",
     "header_key",
     "read_sheet",
+    "read_workbook",
+    "table_rows",
 ]
 
 #: How many rows from the top are searched for the header row.
@@ -212,3 +214,68 @@ def read_sheet(path: str | Path, layout: SheetLayout) -> list[SheetRow]:
         f"{path}: expected a header row with the columns {layout.expected()} within the "
         f"first {HEADER_SEARCH_ROWS} rows of a worksheet; the first non-empty row holds {found}"
     )
+
+
+def read_workbook(path: str | Path) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """Every worksheet of a spreadsheet as ``(name, rows of raw cells)``, read with pandas.
+
+    No row is taken as a header (the long-video sheets have none, or notes
+    above it); empty cells are None; numbers stay numbers. A ``.csv`` is one
+    worksheet named after the file.
+
+    Raises
+    ------
+    AnnotationError
+        If the file cannot be read as a spreadsheet.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            frames = {path.stem: pd.read_csv(path, header=None, dtype=object, encoding="utf-8-sig")}
+        else:
+            frames = pd.read_excel(path, header=None, sheet_name=None, dtype=object)
+    except ImportError as exc:
+        raise AnnotationError(
+            f"{path}: reading this sheet needs an extra package ({exc}); save it as .xlsx"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any parser failure means the same to the user
+        raise AnnotationError(f"{path}: not a readable spreadsheet ({exc})") from exc
+    return [
+        (str(name), [tuple(None if v != v else v for v in row) for row in df.to_numpy()])
+        for name, df in frames.items()
+    ]
+
+
+def table_rows(
+    rows: Sequence[tuple[object, ...]], layout: SheetLayout, where: str
+) -> list[SheetRow] | None:
+    """The data rows under the first header row (within 30 rows) that fits ``layout``.
+
+    Parameters
+    ----------
+    rows : sequence of tuple
+        One worksheet's cells (:func:`read_workbook`).
+    layout : SheetLayout
+        The columns expected.
+    where : str
+        Prefix of each row's ``source`` (``'file.xlsx'``); rows are numbered
+        1-based, as a spreadsheet shows them.
+
+    Returns
+    -------
+    list of SheetRow or None
+        None when no header row fits. Rows with every field blank are left out.
+    """
+    for number, header in enumerate(rows[:HEADER_SEARCH_ROWS], start=1):
+        columns = layout.match(header)
+        if columns is None:
+            continue
+        result = []
+        for row_number, row in enumerate(rows[number:], start=number + 1):
+            values = {f: (row[i] if i < len(row) else None) for f, i in columns.items()}
+            if any(cell_text(v) for v in values.values()):
+                result.append(SheetRow(f"{where} row {row_number}", values))
+        return result
+    return None

@@ -15,12 +15,18 @@ from pathlib import Path
 
 __all__ = [
     "CLASS_NAMES",
+    "EXPRESSION_KINDS",
     "IMAGE_SUFFIXES",
     "ISSUE_KINDS",
     "ClipIssue",
     "ClipRecord",
+    "ExpressionInterval",
+    "LongVideo",
     "discover_frames",
 ]
+
+#: Kinds of annotated expression intervals in the long-video (spotting) datasets.
+EXPRESSION_KINDS: tuple[str, ...] = ("micro", "macro")
 
 #: The three classes of the paper's and MEGC2019's protocols, in label order.
 CLASS_NAMES: tuple[str, ...] = ("negative", "positive", "surprise")
@@ -43,6 +49,13 @@ ISSUE_KINDS: dict[str, str] = {
     "not in the official list": "kept by the emotion mapping, absent from the official list",
     "label differs from the official list": "the mapped emotion and the official label differ",
     "not in the coding sheet": "in the official clip list, absent from the coding sheet",
+    # long videos (spotting): one issue per sheet row of an expression interval
+    "unknown expression type": "the type is neither micro- nor macro-expression",
+    "offset missing": "offset 0 or blank: the apex is taken as the offset (kept)",
+    "onset after offset": "the interval's onset comes after its offset",
+    "interval past the last frame": "the interval runs past the video's last frame",
+    "video not on disk": "no frame folder of the row's video was found",
+    "unknown name": "a subject or video name the naming sheet lacks, or that does not parse",
 }
 
 _TRAILING_NUMBER = re.compile(r"(\d+)(?=\.[A-Za-z]+$)")
@@ -140,6 +153,77 @@ class ClipIssue:
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
         return f"[{self.stage}] {self.key}: {self.reason}{where}"
+
+
+@dataclass(frozen=True)
+class ExpressionInterval:
+    """One annotated expression in a long video (the spotting ground truth).
+
+    Attributes
+    ----------
+    onset, offset : int
+        First and last frame, both inclusive, as numbered in the frame files.
+    apex : int or None
+        Apex frame; None where the sheet leaves it out (0 or blank).
+    kind : str
+        ``micro`` or ``macro`` (:data:`EXPRESSION_KINDS`).
+    name : str
+        The row's own name (``anger1_1``, ``006_1_2``).
+    source : str
+        Where it was read (``'file.xlsx row 15'``).
+    """
+
+    onset: int
+    apex: int | None
+    offset: int
+    kind: str
+    name: str = ""
+    source: str = ""
+
+    @property
+    def frames(self) -> tuple[int, int]:
+        """``(onset, offset)``, the interval the MEGC rule scores."""
+        return (self.onset, self.offset)
+
+
+@dataclass
+class LongVideo:
+    """A long video of a spotting dataset: its frames and its annotated expressions.
+
+    Attributes
+    ----------
+    dataset : str
+        ``casme2_lv`` or ``samm_lv``.
+    subject : str
+        Subject folder (``s15``, ``006``).
+    video : str
+        Video folder (``15_0101disgustingteeth``, ``006_1``).
+    folder : Path
+        Folder of its frames.
+    fps : float
+        Frame rate of the recording.
+    frames : dict of int to Path
+        Frame number -> file, as numbered in the file names.
+    intervals : list of ExpressionInterval
+        Usable annotated expressions, in sheet order.
+    """
+
+    dataset: str
+    subject: str
+    video: str
+    folder: Path
+    fps: float
+    frames: dict[int, Path] = field(default_factory=dict, repr=False)
+    intervals: list[ExpressionInterval] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Video key ``dataset/subject/video``."""
+        return f"{self.dataset}/{self.subject}/{self.video}"
+
+    def intervals_of(self, kind: str) -> list[tuple[int, int]]:
+        """``(onset, offset)`` of the intervals of one kind (``micro``/``macro``)."""
+        return [i.frames for i in self.intervals if i.kind == kind]
 
 
 def discover_frames(folder: Path, *, prefix: str | None = None) -> dict[int, Path]:

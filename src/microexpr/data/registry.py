@@ -3,6 +3,11 @@
 Readers are registered by name (``casme``, ``casme2``, ``samm``, ``smic``,
 ``casme3a``, ``manifest``, ``synthetic``) and loaded with
 :func:`load_dataset`; :func:`register_dataset` adds one.
+
+The long-video datasets of the MEGC spotting protocol (``casme_sq``:
+CAS(ME)^2, ``samm_lv``: SAMM Long Videos) have their own registry
+(:func:`list_long_video_datasets`, :func:`load_long_videos`), since they
+give videos with expression intervals rather than clips.
 """
 
 from __future__ import annotations
@@ -14,17 +19,28 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from microexpr.data._base import ClipDataset
+from microexpr.data._base import ClipDataset, LongVideoDataset
 from microexpr.data.casme import Casme
 from microexpr.data.casme2 import Casme2
 from microexpr.data.casme3 import Casme3A
+from microexpr.data.casme_sq import CasmeSq
 from microexpr.data.manifest import Manifest, Synthetic
 from microexpr.data.records import ClipIssue, ClipRecord
 from microexpr.data.samm import Samm
+from microexpr.data.samm_lv import SammLongVideos
 from microexpr.data.smic import Smic
 from microexpr.errors import ConfigError, MicroexprWarning
 
-__all__ = ["list_datasets", "load_dataset", "open_dataset", "register_dataset", "unknown_name"]
+__all__ = [
+    "list_datasets",
+    "list_long_video_datasets",
+    "load_dataset",
+    "load_long_videos",
+    "open_dataset",
+    "register_dataset",
+    "register_long_video_dataset",
+    "unknown_name",
+]
 
 
 _DATASETS: dict[str, Callable[..., ClipDataset]] = {}
@@ -114,3 +130,65 @@ def load_dataset(
     """
     dataset = open_dataset(name, root, options)
     return dataset.records, dataset.issues
+
+
+_LONG_VIDEO_DATASETS: dict[str, Callable[..., LongVideoDataset]] = {}
+
+
+def register_long_video_dataset(name: str, reader: Callable[..., LongVideoDataset]) -> None:
+    """Register a long-video reader (called as ``reader(root, **options)``) under ``name``."""
+    if name in _LONG_VIDEO_DATASETS:
+        warnings.warn(
+            f"long-video dataset {name!r} registered twice; the later one wins",
+            MicroexprWarning,
+            stacklevel=2,
+        )
+    _LONG_VIDEO_DATASETS[name] = reader
+
+
+for _lv_reader in (CasmeSq, SammLongVideos):
+    register_long_video_dataset(_lv_reader.name, _lv_reader)
+
+
+def list_long_video_datasets() -> list[str]:
+    """Names of the registered long-video (spotting) datasets, sorted."""
+    return sorted(_LONG_VIDEO_DATASETS)
+
+
+def load_long_videos(name: str, root: str | Path, **options: Any) -> LongVideoDataset:
+    """Read the videos and expression intervals of a long-video dataset.
+
+    Parameters
+    ----------
+    name : str
+        ``casme_sq`` or ``samm_lv`` (:func:`list_long_video_datasets`).
+    root : str or Path
+        The user's copy of it.
+    **options
+        Reader options (``sheet``); None values are dropped.
+
+    Raises
+    ------
+    ConfigError
+        If the name or an option is unknown.
+    DatasetNotFoundError
+        If ``root`` is not a copy of the dataset.
+    AnnotationError
+        If its sheet cannot be parsed.
+    """
+    if name not in _LONG_VIDEO_DATASETS:
+        raise unknown_name("long-video dataset", name, list_long_video_datasets())
+    reader = _LONG_VIDEO_DATASETS[name]
+    options = {k: v for k, v in options.items() if v is not None}
+    accepted = [
+        p.name
+        for p in inspect.signature(reader).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    stray = sorted(set(options) - set(accepted))
+    if stray:
+        raise ConfigError(
+            f"long-video dataset {name!r}: unknown options {stray}; "
+            f"accepted: {', '.join(accepted) or 'none'}"
+        )
+    return reader(root, **options)
