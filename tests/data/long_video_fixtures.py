@@ -34,13 +34,19 @@ def write_frames(folder: Path, names: Sequence[str], make: FrameMaker = _grey) -
 #: Columns by position: participant, name, onset, apex, offset, AUs, emotion, type, self-report.
 CASME_SQ_ROWS: list[tuple[tuple[object, ...], str]] = [
     ((1, "disgust1_1", 10, 15, 20, "4", "disgust", "micro-expression", "disgust"), "micro 10-20"),
-    ((1, "disgust1_2", 30, 0, 50, "4+9", "disgust", "macro-expression", "d"), "macro 30-50, no apex"),
+    (
+        (1, "disgust1_2", 30, 0, 50, "4+9", "disgust", "macro-expression", "d"),
+        "macro 30-50, no apex",
+    ),
     ((1, "anger1_1", 5, 8, 0, "4", "anger", "micro-expression", "a"), "micro 5-8, offset missing"),
     ((1, "anger1_2", 12, 0, 0, "4", "anger", "macro-expression", "a"), "skipped: no end"),
     ((2, " Disgust1_1 ", 3, 4, 6, "4", "disgust", "micro-expression", "d"), "micro 3-6 in s16"),
     ((3, "disgust1_1", 3, 4, 6, "4", "disgust", "micro-expression", "d"), "skipped: participant"),
     ((1, "happy9_1", 3, 4, 6, "12", "happy", "micro-expression", "h"), "skipped: video name"),
-    ((1, "disgust1_3", 40, 45, 35, "4", "disgust", "micro-expression", "d"), "skipped: onset>offset"),
+    (
+        (1, "disgust1_3", 40, 45, 35, "4", "disgust", "micro-expression", "d"),
+        "skipped: onset>offset",
+    ),
     ((1, "disgust1_4", 55, 58, 70, "4", "disgust", "macro-expression", "d"), "macro 55-60, cut"),
     ((1, "disgust1_5", 2, 3, 4, "4", "disgust", "others", "d"), "skipped: type"),
 ]
@@ -129,7 +135,9 @@ def make_samm_lv(
     frame = pd.DataFrame([list(r) + [None] * (width - len(r)) for r in cells], dtype=object)
     root.mkdir(parents=True, exist_ok=True)
     frame.to_excel(
-        root / "SAMM_LongVideos_V3_Release.xlsx", sheet_name="FACS_Movement_Only", header=False,
+        root / "SAMM_LongVideos_V3_Release.xlsx",
+        sheet_name="FACS_Movement_Only",
+        header=False,
         index=False,
     )
     if videos is None:

@@ -12,9 +12,7 @@ from microexpr.errors import AnnotationError, ConfigError, DatasetNotFoundError
 
 
 def _intervals(ds):
-    return {
-        v.video: [(i.kind, i.onset, i.apex, i.offset) for i in v.intervals] for v in ds.videos
-    }
+    return {v.video: [(i.kind, i.onset, i.apex, i.offset) for i in v.intervals] for v in ds.videos}
 
 
 def test_casme_sq_reads_every_quirk(tmp_path):

@@ -13,6 +13,7 @@ from microexpr.cli.ablate import ablate
 from microexpr.cli.datasets import app as datasets_app
 from microexpr.cli.evaluate import evaluate
 from microexpr.cli.predict import predict, train
+from microexpr.cli.spot import spot
 from microexpr.errors import ConfigError
 
 __all__ = ["app"]
@@ -285,4 +286,5 @@ app.command()(ablate)
 app.command("evaluate")(evaluate)
 app.command()(train)
 app.command()(predict)
+app.command()(spot)
 app.add_typer(datasets_app, name="datasets", help="Check and summarise the datasets on disk.")
