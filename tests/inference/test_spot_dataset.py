@@ -12,21 +12,17 @@ first video alone, micro: 3 annotated, TP 1, 1 spotted -> F1 2/4.
 """
 
 import json
-import sys
-from pathlib import Path
 
 import cv2
 import pandas as pd
 import pytest
+from long_video_fixtures import make_casme_sq
 from typer.testing import CliRunner
 from video_fixtures import motion_frames
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
-from long_video_fixtures import make_casme_sq  # noqa: E402
-
-from microexpr.cli import app  # noqa: E402
-from microexpr.errors import ConfigError  # noqa: E402
-from microexpr.inference.spot_dataset import spot_long_videos  # noqa: E402
+from microexpr.cli import app
+from microexpr.errors import ConfigError
+from microexpr.inference.spot_dataset import spot_long_videos
 
 ROWS = [
     (1, "disgust1_1", 25, 30, 36, "6+12", "happy", "micro-expression", "h"),

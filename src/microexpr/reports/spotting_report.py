@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from microexpr.reports.markdown import markdown_table
+from microexpr._markdown import markdown_table
 
 __all__ = ["render_spotting_markdown"]
 
