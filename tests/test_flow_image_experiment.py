@@ -15,8 +15,7 @@ from video_fixtures import motion_frames
 from microexpr.ablation import run_ablation
 from microexpr.cli import app
 from microexpr.config import ExperimentConfig
-from microexpr.experiment import run_loso
-from microexpr.inference import train_final_model
+from microexpr.experiment import run_loso, train_final_model
 from microexpr.inference.predict import predict
 
 runner = CliRunner()

@@ -32,10 +32,10 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from microexpr._experiment import LosoRun, load_features
 from microexpr._io import atomic_write_text
 from microexpr.config import ExperimentConfig
 from microexpr.errors import MicroexprError, RunFolderError
-from microexpr.experiment import LosoRun, load_features
 from microexpr.preprocess.cache import settings_key
 from microexpr.preprocess.flow_image_inputs import (
     FlowImageFeatures,

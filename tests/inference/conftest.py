@@ -8,7 +8,7 @@ import pytest
 import torch
 from video_fixtures import motion_frames, small_config, write_video
 
-from microexpr.inference import train_final_model
+from microexpr.experiment import train_final_model
 from microexpr.synthetic import SyntheticSettings, generate_synthetic_dataset
 
 
