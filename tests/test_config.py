@@ -53,3 +53,8 @@ def test_malformed_config_names_the_problem(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_record_test_curve_must_be_true_or_false():
+    with pytest.raises(ConfigError, match="record_test_curve == 'yes', must be true or false"):
+        ExperimentConfig.from_dict({"training": {"record_test_curve": "yes"}})

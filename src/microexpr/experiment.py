@@ -59,6 +59,9 @@ __all__ = [
 def _fingerprint(config: ExperimentConfig, records: list[ClipRecord]) -> dict[str, Any]:
     cfg = config.to_dict()
     cfg["training"].pop("device", None)  # the device does not change what is computed
+    if not cfg["training"].get("record_test_curve"):
+        # off, folders written before the option existed keep resuming
+        cfg["training"].pop("record_test_curve", None)
     return {"config": cfg, "clips": [r.key for r in records]}
 
 

@@ -78,3 +78,40 @@ def test_eval_every_records_held_out_loss_without_changing_training(data):
     assert plain.test_losses == []
     assert len(curves.test_losses) == data.settings.epochs
     assert curves.losses == plain.losses and curves.proba == plain.proba
+
+
+def test_record_test_curve_leaves_the_honest_predictions_identical():
+    from dataclasses import replace
+
+    from microexpr.evaluation.inflation import picked_scores
+    from microexpr.evaluation.metrics import pooled_scores
+
+    data = tiny_data(n_subjects=3, clips=4, epochs=4)
+    jobs = make_jobs(data.variants, data.folds, [0])
+    curved = replace(data, settings=replace(data.settings, record_test_curve=True))
+    assert not curved.settings.batches_folds()  # the one-fold loop records the curve
+    plain = [run_fold(j, data, threads=1) for j in jobs]
+    recorded = [run_fold(j, curved, threads=1) for j in jobs]
+    for a, b in zip(plain, recorded, strict=True):
+        assert a.test_curve == []
+        assert (a.y_pred, a.proba, a.losses) == (b.y_pred, b.proba, b.losses)
+        assert len(b.test_curve) == data.settings.epochs
+        assert all(len(row) == len(b.test_indices) for row in b.test_curve)
+        assert b.test_curve[-1] == b.y_pred  # the last epoch is the honest model
+    t = np.concatenate([r.y_true for r in recorded])
+    honest = pooled_scores(t, np.concatenate([r.y_pred for r in recorded]), labels=[0, 1, 2])
+    picked = picked_scores(recorded, labels=[0, 1, 2])
+    # per fold the best epoch is at least as accurate as the last: pooled accuracy cannot drop;
+    # UF1 is not bound to follow, but does on this run
+    assert picked["accuracy"] >= honest["accuracy"]
+    assert picked["uf1"] >= honest["uf1"] and picked["uar"] >= honest["uar"]
+
+
+def test_fold_result_without_test_curve_field_still_loads(data):
+    import json
+
+    res = run_fold(make_jobs(data.variants, data.folds, [0])[0], data)
+    old = json.loads(res.to_json())
+    del old["test_curve"], old["test_losses"]  # a fold file written before both existed
+    loaded = FoldResult.from_json(json.dumps(old))
+    assert loaded.test_curve == [] and loaded.y_pred == res.y_pred

@@ -72,7 +72,17 @@ class FoldJob:
 
 @dataclass
 class FoldResult:
-    """Predictions of one fold job on its held-out subject."""
+    """Predictions of one fold job on its held-out subject.
+
+    ``y_pred`` and ``proba`` come from the last epoch's model, the only
+    honest figure. ``test_curve`` (filled only with
+    ``TrainSettings.record_test_curve``) holds, for every epoch in order,
+    the predicted class of each test clip in ``test_indices`` order:
+    ``test_curve[e]`` is after epoch ``e + 1``, so ``test_curve[-1] ==
+    y_pred``. It is read only by :mod:`microexpr.evaluation.inflation`
+    (the inflated "test-picked" figure); empty when not recorded, and fold
+    files written before it existed load with it empty.
+    """
 
     variant: str
     fold: int
@@ -85,6 +95,7 @@ class FoldResult:
     losses: list[float]
     seconds: float
     test_losses: list[float] = field(default_factory=list)
+    test_curve: list[list[int]] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -137,13 +148,20 @@ def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> F
     x, y = data.inputs[kind], data.labels
     x_test = torch.from_numpy(x[test])
     test_losses: list[float] = []
+    test_curve: list[list[int]] = []
     every = data.settings.eval_every
+    curve = data.settings.record_test_curve
 
     def held_out_loss(epoch: int, _loss: float) -> None:
-        if every and (epoch + 1) % every == 0:
+        # eval mode draws no random numbers and updates no statistics: training is unchanged
+        loss_due = bool(every) and (epoch + 1) % every == 0
+        if loss_due or curve:
             p = predict_proba(model, x_test, device=data.settings.device)
-            nll = -np.log(np.clip(p[np.arange(len(test)), y[test]], 1e-12, None)).mean()
-            test_losses.append(round(float(nll), 6))
+            if loss_due:
+                nll = -np.log(np.clip(p[np.arange(len(test)), y[test]], 1e-12, None)).mean()
+                test_losses.append(round(float(nll), 6))
+            if curve:
+                test_curve.append(p.argmax(axis=1).tolist())
             model.train()
 
     losses = fit(
@@ -152,7 +170,7 @@ def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> F
         torch.from_numpy(y[train]),
         data.settings,
         seed=job.seed,
-        on_epoch=held_out_loss if every else None,
+        on_epoch=held_out_loss if every or curve else None,
     )
     proba = predict_proba(model, x_test, device=data.settings.device)
     return FoldResult(
@@ -167,6 +185,7 @@ def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> F
         losses=[round(v, 6) for v in losses],
         seconds=round(time.perf_counter() - start, 3),
         test_losses=test_losses,
+        test_curve=test_curve,
     )
 
 

@@ -52,6 +52,13 @@ class TrainSettings:
         Record the held-out subject's loss every this many epochs (0, the
         default: never), for learning curves only: it never selects an
         epoch, and it costs a forward pass over the test clips each time.
+    record_test_curve : bool
+        Record the held-out clips' predicted classes after every epoch
+        (``FoldResult.test_curve``; default False). They feed only the
+        "test-picked" figure of :mod:`microexpr.evaluation.inflation`, the
+        inflated score a run would publish had it kept the best test-subject
+        epoch; nothing in training or selection reads them, and the last
+        epoch's model is still the one evaluated.
     """
 
     epochs: int = 200
@@ -62,6 +69,7 @@ class TrainSettings:
     fold_batching: str = "auto"
     max_batched_folds: int = 0
     eval_every: int = 0
+    record_test_curve: bool = False
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "training.epochs")
@@ -73,10 +81,14 @@ class TrainSettings:
         check_choice(self.fold_batching, "training.fold_batching", ["auto", "never", "always"])
         check_positive_int(self.max_batched_folds, "training.max_batched_folds", minimum=0)
         check_positive_int(self.eval_every, "training.eval_every", minimum=0)
+        if not isinstance(self.record_test_curve, bool):
+            raise ValueError(
+                f"training.record_test_curve == {self.record_test_curve!r}, must be true or false"
+            )
 
     def batches_folds(self) -> bool:
         """Whether folds are trained together (batched) rather than one by one."""
-        if self.eval_every:
+        if self.eval_every or self.record_test_curve:
             return False  # held-out curves are recorded by the one-fold loop only
         if self.fold_batching == "auto":
             return torch.device(self.device).type == "cuda"

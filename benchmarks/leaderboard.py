@@ -1,0 +1,623 @@
+"""The honest MEGC2019 leaderboard: every configured model, LOSO, pooled UF1/UAR, seeds.
+
+One command trains each model of ``configs/megc2019_flows_*.yaml`` on the
+published MEGC2019 flow images (442 clips, 68 subjects) with leave-one-
+subject-out, at the training protocol its config states (epochs, batch,
+learning rate, source), once per seed, and writes
+
+- ``benchmarks/results/leaderboard.md`` and ``leaderboard.csv``: per model,
+  input variant and image set, the pooled UF1/UAR (MEGC2019 rule: TP/FP/FN
+  summed over all folds, the last epoch's model evaluated) as mean ± std over
+  seeds and per seed, per source dataset (CASME II, SAMM, SMIC, as the flow
+  set's labels.csv names each clip), the fold-job and wall time of each run,
+  the protocol; and beside each honest figure the one the same run would
+  have published had it kept each fold's best test-subject epoch, labelled
+  "test-picked, as commonly published — not a valid estimate"
+  (:mod:`microexpr.evaluation.inflation`; the per-epoch test predictions
+  feed that column and nothing else);
+- ``benchmarks/results/leaderboard/<run>/predictions.csv`` (the honest
+  predictions, as the run wrote them) and ``test_picked_predictions.csv``
+  (the picked epoch's predictions per clip), from which every figure is
+  recomputed by :func:`rescore`.
+
+Each run (model x images x epochs x seed) is an ordinary ``microexpr loso``
+run in its own folder under ``--out`` (default ``runs/leaderboard``), through
+:func:`microexpr.experiment.run_loso`, so a killed command resumes from the
+finished folds, and a finished run is only re-read. The tables cover every
+finished run under ``--out``, so runs made by separate commands accumulate.
+
+``--epochs N`` or ``--epochs-scale F`` shorten the runs (for a smoke run on a
+small machine); every output row then says ``SHORTENED`` with the protocol's
+epoch count. ATSCNN appears twice: at the flows' native 28x28
+(``atscnn_28``) and at its paper's 128x128 with the flows resized
+(``atscnn_128``, said in its input column).
+
+Example (shortened, one seed)::
+
+    export MICROEXPR_MEGC2019=/path/to/megc2019
+    nice -n 15 .venv/bin/python benchmarks/leaderboard.py --models off_apexnet,ststnet \\
+        --seeds 1 --epochs 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from microexpr import __version__
+from microexpr._io import atomic_write_text
+from microexpr.config import ExperimentConfig, load_config
+from microexpr.data.flow_images import (
+    MEGC2019_ENV,
+    check_megc2019_layout,
+    megc2019_folds,
+    read_flow_image,
+)
+from microexpr.errors import MicroexprError
+from microexpr.evaluation.inflation import TEST_PICKED_LABEL, has_test_curves, picked_predictions
+from microexpr.evaluation.metrics import pooled_scores
+from microexpr.experiment import run_loso
+from microexpr.models import list_models
+from microexpr.reports.markdown import markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+CONFIGS = ROOT / "configs"
+LABELS = [0, 1, 2]
+DATASETS = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC"}
+IMAGE_SETS = ("whole", "loso_test")
+RUN_FILE = "leaderboard_run.json"
+
+#: Leaderboard entries: name -> config file (the training protocol is the config's).
+ENTRIES: dict[str, str] = {
+    "ststnet": "megc2019_flows_ststnet.yaml",
+    "off_apexnet": "megc2019_flows_off_apexnet.yaml",
+    "dual_inception": "megc2019_flows_dual_inception.yaml",
+    "atscnn_28": "megc2019_flows_atscnn_28.yaml",
+    "atscnn_128": "megc2019_flows_atscnn_128.yaml",
+}
+
+#: Published figures on the same composite, for orientation (not run here).
+PUBLISHED = pd.DataFrame(
+    [
+        ("STSTNet, official per-fold weights (PyTorch re-run)", 0.7209, 0.7250, "honest"),
+        ("STSTNet, MEB study (arXiv 2211.11425), 500 epochs, last epoch", 0.713, None, "honest"),
+        ("Off-ApexNet, MEB study, last epoch", 0.703, None, "honest"),
+        ("STSTNet from scratch (paper, MATLAB)", 0.7353, 0.7605, "as published"),
+        ("HTNet (2024)", 0.8603, 0.8475, "test-picked"),
+        ("CausalNet (ICCV 2025)", 0.8976, None, "test-picked"),
+    ],
+    columns=["result", "UF1", "UAR", "kind"],
+)
+
+_PROTOCOL_STOP = ("#   ", "# Input", "# Differences", "# (benchmarks")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One leaderboard run: an entry on one image set at one epoch count and seed."""
+
+    entry: str
+    images: str
+    epochs: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """Folder name of the run."""
+        return f"{self.entry}-{self.images}-e{self.epochs}-seed{self.seed}"
+
+
+def protocol_source(config_file: Path) -> str:
+    """The config's comment paragraph that states its training protocol, as one line."""
+    lines = config_file.read_text(encoding="utf-8").splitlines()
+    out: list[str] = []
+    for line in lines:
+        if not out and line.startswith("# Protocol"):
+            out.append(line[1:].strip())
+        elif out:
+            if not line.startswith("#") or line.startswith(_PROTOCOL_STOP):
+                break
+            out.append(line[1:].strip())
+    return " ".join(out) or "not stated in the config"
+
+
+def entry_config(entry: str, configs: Path = CONFIGS) -> tuple[ExperimentConfig, Path]:
+    """The experiment config of a leaderboard entry, and its file."""
+    if entry not in ENTRIES:
+        raise MicroexprError(f"--models: unknown entry {entry!r}; choose from {', '.join(ENTRIES)}")
+    path = configs / ENTRIES[entry]
+    return load_config(path), path
+
+
+def input_description(config: ExperimentConfig, image_size: int = 28) -> str:
+    """What the model is fed, e.g. ``uvs 3x128x128 (flows resized 28->128, bilinear)``."""
+    cfg = config.model.cfg()
+    size = tuple(int(s) for s in cfg["input_size"])
+    text = f"{cfg['inputs']} {'x'.join(map(str, size))}"
+    if size[-1] != image_size:
+        return text + f" (flows resized {image_size}->{size[-1]}, bilinear)"
+    return text + " (native)"
+
+
+def run_config(base: ExperimentConfig, run: Run, data_root: str) -> ExperimentConfig:
+    """``base`` for one run: data root and image set, epochs, one seed, test curve on."""
+    options = {**base.data.options, "images": run.images}
+    return base.replace(
+        name=f"leaderboard-{run.name}",
+        data=replace(base.data, root=data_root, options=options),
+        training=replace(base.training, epochs=run.epochs, record_test_curve=True),
+        evaluation=replace(base.evaluation, seeds=(run.seed,)),
+    )
+
+
+def machine() -> str:
+    """One line describing this machine."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return (
+        f"{platform.processor() or platform.machine()}, {cores} cores, torch {torch.__version__}, "
+        f"microexpr {__version__}, CPU"
+    )
+
+
+def _score_by_dataset(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    out = {}
+    for key in DATASETS:
+        part = frame[frame["dataset"] == key]
+        if len(part):
+            out[key] = pooled_scores(part["label"], part["prediction"], labels=LABELS)
+    return out
+
+
+def score_run_folder(copy_dir: Path) -> dict[str, Any]:
+    """Honest and test-picked figures of one run from its copied prediction files."""
+    honest = pd.read_csv(copy_dir / "predictions.csv", dtype={"subject": str, "fold": str})
+    row: dict[str, Any] = {}
+    h = pooled_scores(honest["label"], honest["prediction"], labels=LABELS)
+    row.update(uf1=h["uf1"], uar=h["uar"], n=h["n"])
+    for key, s in _score_by_dataset(honest).items():
+        row[f"{key}_uf1"], row[f"{key}_uar"] = s["uf1"], s["uar"]
+    picked_file = copy_dir / "test_picked_predictions.csv"
+    if picked_file.is_file():
+        picked = pd.read_csv(picked_file, dtype={"subject": str, "fold": str})
+        p = pooled_scores(picked["label"], picked["prediction"], labels=LABELS)
+        row.update(test_picked_uf1=p["uf1"], test_picked_uar=p["uar"])
+    else:
+        row.update(test_picked_uf1=float("nan"), test_picked_uar=float("nan"))
+    return row
+
+
+def rescore(results: Path = RESULTS) -> pd.DataFrame:
+    """Every run's figures recomputed from ``results/leaderboard/<run>/*.csv`` alone."""
+    rows = []
+    for folder in sorted((results / "leaderboard").glob("*/")):
+        if (folder / "predictions.csv").is_file():
+            rows.append({"run": folder.name, **score_run_folder(folder)})
+    return pd.DataFrame(rows)
+
+
+def execute_run(
+    run: Run, base: ExperimentConfig, data_root: str, out: Path, *, executor: str, progress: bool
+) -> dict[str, Any]:
+    """Train (or resume, or re-read) one run; write its record to ``out/<run>/``."""
+    folder = out / run.name
+    record_file = folder / RUN_FILE
+    before = len(list((folder / "folds").rglob("*.json"))) if (folder / "folds").is_dir() else 0
+    start = time.perf_counter()
+    loso = run_loso(run_config(base, run, data_root), folder, executor=executor, progress=progress)
+    wall = time.perf_counter() - start
+    old = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    n_folds = len(loso.results)
+    if before >= n_folds and old.get("complete"):
+        wall_s, wall_note = old["wall_s"], old.get("wall_note", "")
+    else:
+        wall_s = round(wall, 1)
+        wall_note = f"resumed: {before} of {n_folds} folds were done" if before else ""
+    records = loso.features.records
+    picked_rows = []
+    if has_test_curves(loso.results):
+        for r in picked_predictions(loso.results):
+            rec = records[r["test_index"]]
+            picked_rows.append(
+                {
+                    "variant": r["variant"],
+                    "seed": r["seed"],
+                    "fold": r["fold"],
+                    "dataset": rec.dataset,
+                    "subject": rec.subject,
+                    "clip": rec.clip,
+                    "label": r["label"],
+                    "prediction": r["prediction"],
+                    "epoch": r["epoch"],
+                }
+            )
+    pd.DataFrame(picked_rows).to_csv(folder / "test_picked_predictions.csv", index=False)
+    record = {
+        "entry": run.entry,
+        "images": run.images,
+        "epochs": run.epochs,
+        "seed": run.seed,
+        "protocol_epochs": base.training.epochs,
+        "batch_size": base.training.batch_size,
+        "lr": base.training.lr,
+        "model": base.model.name,
+        "input": input_description(base),
+        "complete": True,
+        "folds": n_folds,
+        "fold_job_s": round(sum(r.seconds for r in loso.results), 1),
+        "wall_s": wall_s,
+        "wall_note": wall_note,
+        "machine": old.get("machine") if old.get("complete") else machine(),
+        "load_average": old.get("load_average")
+        if old.get("complete")
+        else round(os.getloadavg()[0], 1),
+        "test_curves": bool(picked_rows),
+    }
+    atomic_write_text(record_file, json.dumps(record, indent=2))
+    return record
+
+
+def _copy_predictions(folder: Path, results: Path) -> Path:
+    dest = results / "leaderboard" / folder.name
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("predictions.csv", "test_picked_predictions.csv"):
+        if (folder / name).is_file():
+            shutil.copyfile(folder / name, dest / name)
+    return dest
+
+
+def collect(out: Path, results: Path, configs: Path = CONFIGS) -> pd.DataFrame:
+    """One row per finished run under ``out``, its predictions copied to ``results``."""
+    rows = []
+    for record_file in sorted(out.glob(f"*/{RUN_FILE}")):
+        record = json.loads(record_file.read_text())
+        if not record.get("complete"):
+            continue
+        dest = _copy_predictions(record_file.parent, results)
+        shortened = record["epochs"] < record["protocol_epochs"]
+        config_file = configs / ENTRIES.get(record["entry"], "")
+        rows.append(
+            {
+                "run": record_file.parent.name,
+                "entry": record["entry"],
+                "model": record["model"],
+                "input": record["input"],
+                "images": record["images"],
+                "seed": record["seed"],
+                "epochs": record["epochs"],
+                "protocol_epochs": record["protocol_epochs"],
+                "shortened": "SHORTENED" if shortened else "",
+                "batch_size": record["batch_size"],
+                "lr": record["lr"],
+                **score_run_folder(dest),
+                "fold_job_s": record["fold_job_s"],
+                "wall_s": record["wall_s"],
+                "wall_note": record["wall_note"],
+                "machine": record["machine"],
+                "protocol_source": protocol_source(config_file) if config_file.is_file() else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _pm(values: pd.Series) -> str:
+    v = values.dropna().to_numpy(dtype=float)
+    if not len(v):
+        return "not recorded"
+    return f"{v.mean():.4f}" + (f" ± {v.std():.4f}" if len(v) > 1 else "")
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds per (entry, images, epochs)."""
+    rows = []
+    for (entry, images, epochs), g in runs.groupby(["entry", "images", "epochs"], sort=False):
+        first = g.iloc[0]
+        label = entry + (
+            f" (SHORTENED: {epochs} of {first['protocol_epochs']} epochs)"
+            if first["shortened"]
+            else f" ({epochs} epochs, the protocol's)"
+        )
+        row = {
+            "model": label,
+            "input": first["input"],
+            "images": images,
+            "protocol": f"{first['protocol_epochs']} epochs, batch {first['batch_size']}, "
+            f"lr {first['lr']:g}",
+            "seeds": len(g),
+            "UF1": _pm(g["uf1"]),
+            "UAR": _pm(g["uar"]),
+            "UF1 per seed": ", ".join(
+                f"{s}: {u:.4f}" for s, u in zip(g["seed"], g["uf1"], strict=True)
+            ),
+        }
+        for key, name in DATASETS.items():
+            row[f"{name} UF1"] = _pm(g[f"{key}_uf1"]) if f"{key}_uf1" in g else ""
+        row["UF1 test-picked (not valid)"] = _pm(g["test_picked_uf1"])
+        row["UAR test-picked (not valid)"] = _pm(g["test_picked_uar"])
+        row["fold-job time per run (min)"] = f"{g['fold_job_s'].mean() / 60:.1f}"
+        row["wall per run (min)"] = f"{g['wall_s'].mean() / 60:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run, every figure."""
+    cols = {
+        "run": "run",
+        "shortened": "shortened",
+        "seed": "seed",
+        "uf1": "UF1",
+        "uar": "UAR",
+        "casme2_uf1": "CASME II UF1",
+        "casme2_uar": "CASME II UAR",
+        "samm_uf1": "SAMM UF1",
+        "samm_uar": "SAMM UAR",
+        "smic_uf1": "SMIC UF1",
+        "smic_uar": "SMIC UAR",
+        "test_picked_uf1": "UF1 test-picked (not valid)",
+        "test_picked_uar": "UAR test-picked (not valid)",
+        "fold_job_s": "fold-job s",
+        "wall_s": "wall s",
+        "wall_note": "wall note",
+    }
+    present = [c for c in cols if c in runs]
+    table = runs[present].rename(columns=cols)
+    for col in ("fold-job s", "wall s"):
+        table[col] = [f"{v:.0f}" for v in table[col]]
+    return table
+
+
+def loso_test_identity(root: Path) -> dict[str, Any]:
+    """Compare every ``loso_test/<fold>/<label>/<image>`` with ``whole/<image>``, pixel by pixel.
+
+    Also counts the ``whole/`` image channels whose minimum is 0 and maximum
+    255 (each image min-max normalised on its own).
+    """
+    whole = {p.name: read_flow_image(p, channels=None) for p in sorted((root / "whole").iterdir())}
+    identical, differing, missing, label_mismatch = 0, [], [], []
+    labels = pd.read_csv(root / "labels.csv", dtype=str).set_index("image")["label"]
+    n_test = 0
+    folds = megc2019_folds(root) if (root / "loso_test").is_dir() else []
+    for fold in folds:
+        for path in sorted((root / "loso_test" / fold).glob("*/*")):
+            n_test += 1
+            if path.name not in whole:
+                missing.append(f"{fold}/{path.parent.name}/{path.name}")
+                continue
+            if labels.get(path.name) != path.parent.name:
+                label_mismatch.append(path.name)
+            a = read_flow_image(path, channels=None)
+            if a.shape == whole[path.name].shape and np.array_equal(a, whole[path.name]):
+                identical += 1
+            else:
+                differing.append(f"{fold}/{path.parent.name}/{path.name}")
+    channels = [img[c] for img in whole.values() for c in range(img.shape[0])]
+    full_range = sum(1 for ch in channels if ch.min() == 0 and ch.max() == 255)
+    return {
+        "whole": len(whole),
+        "folds": len(folds),
+        "loso_test": n_test,
+        "identical": identical,
+        "differing": differing,
+        "missing_from_whole": missing,
+        "label_mismatch": label_mismatch,
+        "channels": len(channels),
+        "channels_full_range": full_range,
+    }
+
+
+def _identity_note(check: dict[str, Any]) -> str:
+    text = (
+        f"`whole/` vs `loso_test/`, checked image by image over the whole set by "
+        f"`benchmarks/leaderboard.py` (`loso_test_identity`): {check['loso_test']} test images "
+        f"in {check['folds']} fold folders, {check['identical']} pixel-identical to the "
+        f"`whole/` image of the same name, {len(check['differing'])} differing, "
+        f"{len(check['missing_from_whole'])} absent from `whole/`, "
+        f"{len(check['label_mismatch'])} in a label folder other than labels.csv's label; "
+        f"{check['channels_full_range']} of {check['channels']} `whole/` image channels span "
+        "exactly 0..255 (each image min-max normalised on its own)."
+    )
+    if check["identical"] == check["loso_test"] == check["whole"] and not check["differing"]:
+        text += (
+            " So the two image sets give the models the same inputs, and no statistic of a "
+            "test subject reaches training through the normalisation: with the same seed a "
+            "`loso_test` run reproduces its `whole` run."
+        )
+    elif check["differing"]:
+        text += f" First differing: {', '.join(check['differing'][:5])}."
+    return text
+
+
+def not_run_models() -> list[str]:
+    """Registered models with no leaderboard entry (ablation variants of ATSCNN left aside)."""
+    covered = {"atscnn"} | set(ENTRIES)
+    return [m for m in list_models() if m not in covered and not m.startswith("atscnn_")]
+
+
+def write_outputs(
+    runs: pd.DataFrame, results: Path, *, commands: Sequence[str], identity: str
+) -> str:
+    """Write leaderboard.md and leaderboard.csv; return the Markdown."""
+    results.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(results / "leaderboard.csv", index=False)
+    shortened = bool(len(runs)) and bool((runs["shortened"] != "").any())
+    lines = [
+        "# MEGC2019 leaderboard: honest LOSO figures beside the test-picked ones",
+        "",
+        "Published MEGC2019 flow images (442 clips, 68 subjects; CASME II 145, SMIC-HS 164, "
+        "SAMM 133), leave-one-subject-out, every model trained from scratch per fold; the "
+        "**last epoch's model** is evaluated. UF1/UAR pool TP/FP/FN over all folds (the "
+        "MEGC2019 rule); per dataset, the clips of that dataset pooled the same way.",
+        "",
+        f"Columns marked *test-picked* are {TEST_PICKED_LABEL}: the same run scored at each "
+        "fold's epoch with the best accuracy on that fold's test subject (ties: earliest), "
+        "predictions pooled. They are computed from test predictions recorded after every "
+        "epoch for this column alone; nothing else reads them.",
+        "",
+    ]
+    if shortened:
+        lines += [
+            "**SHORTENED runs**: rows marked SHORTENED trained fewer epochs than their "
+            "protocol (stated in the row). They are smoke figures of this machine, not the "
+            "protocol's result.",
+            "",
+        ]
+    lines += ["Commands:", ""] + [f"    {c}" for c in commands] + [""]
+    machines = sorted(set(runs["machine"])) if len(runs) else [machine()]
+    lines += ["Machine(s): " + "; ".join(machines), ""]
+    lines += ["## Summary (mean ± std over seeds)", ""]
+    if len(runs):
+        lines += [markdown_table(summary_table(runs)), ""]
+        lines += ["## Every run", "", markdown_table(per_run_table(runs), floatfmt=".4f"), ""]
+        lines += ["## Protocols (from each config)", ""]
+        for entry, g in runs.groupby("entry", sort=False):
+            first = g.iloc[0]
+            lines.append(
+                f"- `{entry}` (`configs/{ENTRIES.get(entry, '?')}`): {first['protocol_epochs']} "
+                f"epochs, batch {first['batch_size']}, Adam lr {first['lr']:g}. "
+                f"{first['protocol_source']}"
+            )
+        lines.append("")
+    else:
+        lines += ["No finished runs yet.", ""]
+    lines += [
+        "Fold-job time: the sum over folds of each fold's training and prediction time "
+        "(survives resumes). Wall: the command that finished the run (marked when it resumed "
+        "earlier folds); jobs ran in parallel processes, one torch thread each.",
+        "",
+        "## Not on the leaderboard",
+        "",
+        *[
+            f"- `{m}`: no `configs/megc2019_flows_*.yaml` with a published training protocol "
+            "yet; not run."
+            for m in not_run_models()
+        ],
+        "",
+        "## Published figures on the same composite (not run here)",
+        "",
+        markdown_table(PUBLISHED, floatfmt=".4f"),
+        "",
+        "## Notes",
+        "",
+        f"- {identity}",
+        "- Every figure is recomputable from `benchmarks/results/leaderboard/<run>/` "
+        "(`predictions.csv`: the honest predictions; `test_picked_predictions.csv`: the "
+        "picked epoch per fold and its predictions) with `rescore()` in "
+        "`benchmarks/leaderboard.py`.",
+        "",
+    ]
+    text = "\n".join(lines)
+    atomic_write_text(results / "leaderboard.md", text)
+    return text
+
+
+def plan_runs(
+    entries: Sequence[str],
+    images: Sequence[str],
+    seeds: int,
+    *,
+    epochs: int | None,
+    epochs_scale: float | None,
+    configs: Path = CONFIGS,
+) -> list[tuple[Run, ExperimentConfig]]:
+    """Every run of the command, with its entry's config."""
+    runs = []
+    for entry in entries:
+        base, _ = entry_config(entry, configs)
+        n = base.training.epochs
+        if epochs is not None:
+            n = epochs
+        elif epochs_scale is not None:
+            n = max(1, round(n * epochs_scale))
+        for image_set in images:
+            for seed in range(seeds):
+                runs.append((Run(entry, image_set, n, seed), base))
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the leaderboard; one line per problem, finished runs kept."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=os.environ.get(MEGC2019_ENV), help="MEGC2019 flow set")
+    parser.add_argument(
+        "--models", default=",".join(ENTRIES), help=f"comma list of {', '.join(ENTRIES)}"
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--epochs", type=int, default=None, help="override (SHORTENED runs)")
+    parser.add_argument("--epochs-scale", type=float, default=None, help="protocol epochs x F")
+    parser.add_argument(
+        "--images", default="whole", help="whole, loso_test, or both as whole,loso_test"
+    )
+    parser.add_argument("--out", default="runs/leaderboard", help="root of the run folders")
+    parser.add_argument("--results", default=str(RESULTS), help="where the tables go")
+    parser.add_argument("--executor", default="auto", help="auto, serial, local or ray")
+    parser.add_argument("--quiet", action="store_true", help="no per-fold lines")
+    args = parser.parse_args(argv)
+    given = argv if argv is not None else sys.argv[1:]
+    command = "python " + shlex.join(["benchmarks/leaderboard.py", *given])
+    if "--data" not in given:
+        command = f"{MEGC2019_ENV}=<data> nice -n 15 {command}"
+    try:
+        if not args.data:
+            raise MicroexprError(f"pass --data or set {MEGC2019_ENV} to the MEGC2019 flow set")
+        images = [s.strip() for s in args.images.split(",") if s.strip()]
+        bad = [s for s in images if s not in IMAGE_SETS]
+        if bad or not images:
+            raise MicroexprError(f"--images: {bad or images} not in {', '.join(IMAGE_SETS)}")
+        if args.seeds < 1:
+            raise MicroexprError(f"--seeds == {args.seeds}, must be >= 1")
+        if args.epochs is not None and args.epochs < 1:
+            raise MicroexprError(f"--epochs == {args.epochs}, must be >= 1")
+        if args.epochs_scale is not None and args.epochs_scale <= 0:
+            raise MicroexprError(f"--epochs-scale == {args.epochs_scale}, must be > 0")
+        root = check_megc2019_layout(args.data, need_folds="loso_test" in images)
+        entries = [m.strip() for m in args.models.split(",") if m.strip()]
+        plan = plan_runs(
+            entries, images, args.seeds, epochs=args.epochs, epochs_scale=args.epochs_scale
+        )
+    except MicroexprError as exc:
+        print(f"leaderboard: {exc}", file=sys.stderr)
+        return 2
+    out, results = Path(args.out), Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    identity = _identity_note(loso_test_identity(root))
+    commands_file = out / "commands.txt"
+    known = commands_file.read_text().splitlines() if commands_file.is_file() else []
+    if command not in known:
+        atomic_write_text(commands_file, "\n".join([*known, command]) + "\n")
+        known.append(command)
+    failed = 0
+    for run, base in plan:
+        print(f"leaderboard: {run.name} ...", file=sys.stderr, flush=True)
+        try:
+            execute_run(run, base, str(root), out, executor=args.executor, progress=not args.quiet)
+        except (MicroexprError, MemoryError, RuntimeError) as exc:
+            failed += 1
+            print(f"leaderboard: {run.name}: {exc}; finished runs kept", file=sys.stderr)
+            continue
+        # the tables after every run, so a long command leaves what it finished
+        write_outputs(collect(out, results), results, commands=known, identity=identity)
+    text = write_outputs(collect(out, results), results, commands=known, identity=identity)
+    print(text)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

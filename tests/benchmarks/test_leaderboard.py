@@ -1,0 +1,90 @@
+"""benchmarks/leaderboard.py on a tiny synthetic flow set in the MEGC2019 layout, 2 epochs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+import leaderboard  # noqa: E402
+from flow_image_fixtures import write_flow_set  # noqa: E402
+
+from microexpr.evaluation.inflation import TEST_PICKED_LABEL  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("board")
+    root = write_flow_set(tmp / "flows")
+    args = [
+        "--data", str(root), "--models", "ststnet", "--seeds", "2", "--epochs", "2",
+        "--images", "whole,loso_test", "--out", str(tmp / "runs"),
+        "--results", str(tmp / "results"), "--executor", "serial", "--quiet",
+    ]  # fmt: skip
+    assert leaderboard.main(args) == 0
+    return tmp, args
+
+
+def test_leaderboard_rows_labels_and_copies(board):
+    tmp, _ = board
+    runs = pd.read_csv(tmp / "results" / "leaderboard.csv", dtype={"shortened": str})
+    assert sorted(runs["run"]) == [
+        "ststnet-loso_test-e2-seed0",
+        "ststnet-loso_test-e2-seed1",
+        "ststnet-whole-e2-seed0",
+        "ststnet-whole-e2-seed1",
+    ]
+    assert set(runs["shortened"]) == {"SHORTENED"} and set(runs["protocol_epochs"]) == {500}
+    assert runs["test_picked_uf1"].notna().all()
+    assert {"casme2_uf1", "samm_uf1", "smic_uf1", "fold_job_s", "wall_s"} <= set(runs.columns)
+    assert "Liong et al. FG 2019" in runs["protocol_source"].iloc[0]
+    # loso_test images are pixel-identical to whole/ here: the same training, the same figures
+    by = runs.set_index("run")
+    for seed in (0, 1):
+        a, b = by.loc[f"ststnet-whole-e2-seed{seed}"], by.loc[f"ststnet-loso_test-e2-seed{seed}"]
+        assert (a["uf1"], a["test_picked_uf1"]) == (b["uf1"], b["test_picked_uf1"])
+    for run in runs["run"]:
+        copy = tmp / "results" / "leaderboard" / run
+        assert len(pd.read_csv(copy / "predictions.csv")) == 8
+        picked = pd.read_csv(copy / "test_picked_predictions.csv")
+        assert len(picked) == 8 and picked["epoch"].between(1, 2).all()
+    md = (tmp / "results" / "leaderboard.md").read_text()
+    assert TEST_PICKED_LABEL in md and "SHORTENED: 2 of 500 epochs" in md
+    assert "8 pixel-identical to the `whole/` image" in md
+    assert "`mini_aorcnn`: no `configs/megc2019_flows_*.yaml`" in md
+
+
+def test_leaderboard_figures_recompute_from_the_copied_predictions(board):
+    tmp, _ = board
+    runs = pd.read_csv(tmp / "results" / "leaderboard.csv").set_index("run")
+    again = leaderboard.rescore(tmp / "results").set_index("run")
+    for col in ("uf1", "uar", "test_picked_uf1", "test_picked_uar", "smic_uf1"):
+        assert again[col].to_dict() == pytest.approx(runs[col].to_dict())
+
+
+def test_leaderboard_resumes_without_training_again(board):
+    tmp, args = board
+    folds = sorted((tmp / "runs").rglob("folds/**/*.json"))
+    stamps = [p.stat().st_mtime_ns for p in folds]
+    before = pd.read_csv(tmp / "results" / "leaderboard.csv")
+    assert leaderboard.main(args) == 0
+    assert [p.stat().st_mtime_ns for p in folds] == stamps
+    after = pd.read_csv(tmp / "results" / "leaderboard.csv")
+    assert after["wall_s"].tolist() == before["wall_s"].tolist()
+    assert after["uf1"].tolist() == before["uf1"].tolist()
+
+
+def test_leaderboard_bad_inputs_one_line(tmp_path, capsys):
+    assert leaderboard.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and "Traceback" not in err
+    root = write_flow_set(tmp_path / "flows")
+    assert leaderboard.main(["--data", str(root), "--images", "both"]) == 2
+    assert "--images: ['both'] not in whole, loso_test" in capsys.readouterr().err
+    assert leaderboard.main(["--data", str(root), "--models", "nope"]) == 2
+    assert "unknown entry 'nope'" in capsys.readouterr().err
