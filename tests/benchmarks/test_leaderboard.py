@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from flow_image_fixtures import write_flow_set
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests" / "data"))
-import leaderboard  # noqa: E402
-from flow_image_fixtures import write_flow_set  # noqa: E402
+from microexpr.evaluation.inflation import TEST_PICKED_LABEL
 
-from microexpr.evaluation.inflation import TEST_PICKED_LABEL  # noqa: E402
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "leaderboard.py"
+_SPEC = importlib.util.spec_from_file_location("leaderboard", _SCRIPT)
+leaderboard = importlib.util.module_from_spec(_SPEC)
+sys.modules["leaderboard"] = leaderboard  # dataclasses look their module up
+_SPEC.loader.exec_module(leaderboard)
 
 
 @pytest.fixture(scope="module")
