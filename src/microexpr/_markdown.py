@@ -8,8 +8,10 @@ with :func:`markdown_table`.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["markdown_table"]
 

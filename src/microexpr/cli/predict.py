@@ -17,6 +17,23 @@ from microexpr.cli._common import handle_errors
 __all__ = ["predict", "train"]
 
 
+def _face_box_option(text: str | None) -> str | tuple[int, ...] | None:
+    """``--face-box``: ``detect``, ``full`` or ``X,Y,W,H`` (four integers, W and H >= 16)."""
+    from microexpr.errors import ConfigError
+
+    if text is None or text.strip().lower() in ("detect", "full"):
+        return None if text is None else text.strip().lower()
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
+        raise ConfigError(
+            f"--face-box {text!r}: expected X,Y,W,H (four integers, pixels), 'detect' or 'full'"
+        )
+    x, y, w, h = (int(p) for p in parts)
+    if w < 16 or h < 16:
+        raise ConfigError(f"--face-box {text!r}: width and height must be >= 16 pixels")
+    return (x, y, w, h)
+
+
 @handle_errors
 def train(
     config: Annotated[
@@ -84,6 +101,20 @@ def predict(
         typer.Option(help="Frame rate of a folder of frames (videos carry their own; default 30)."),
     ] = None,
     device: Annotated[str, typer.Option(help="Torch device of the model (cpu, cuda).")] = "cpu",
+    face_box: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            metavar="X,Y,W,H",
+            help="The face is in this box (pixels of the upright frame): no detection; "
+            "or 'full' (frames are pre-cropped faces), 'detect' (default: the model's setting).",
+        ),
+    ] = None,
+    min_face: Annotated[
+        int,
+        typer.Option(
+            metavar="PIXELS", help="Narrowest face analysed (box width); smaller ones are reported."
+        ),
+    ] = 48,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Spot micro-expressions in a recording, classify each one, and show why.
@@ -93,7 +124,9 @@ def predict(
     candidate intervals (onset, apex, offset) from the motion relative to a
     neutral reference frame, then computes TV-L1 flow and optical strain from
     onset to apex and classifies each candidate. --onset and --apex skip
-    spotting; two images are an onset/apex pair.
+    spotting; two images are an onset/apex pair. With several faces the
+    largest is followed (result.json says so); --face-box X,Y,W,H names the
+    face to follow instead.
 
     Writes to --out: result.json (every candidate's onset, apex and offset
     frame and time, class and probabilities; problems met with their frame
@@ -107,6 +140,15 @@ def predict(
     check_output_folder(out)
 
     result = run_predict(
-        inputs, model, out, onset=onset, apex=apex, fps=fps, device=device, progress=not quiet
+        inputs,
+        model,
+        out,
+        onset=onset,
+        apex=apex,
+        fps=fps,
+        device=device,
+        progress=not quiet,
+        face_box=_face_box_option(face_box),
+        min_face=min_face,
     )
     typer.echo(result.summary())

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import pandas as pd
-
 from microexpr._markdown import markdown_table
 from microexpr.data._base import ClipDataset
 from microexpr.data.protocols import ExpectedCounts, get_protocol, open_protocol
@@ -409,6 +407,8 @@ def format_check(
     if published:
         lines += ["Counts found (published counts in brackets).", ""]
     if markdown:
+        import pandas as pd  # imported when used: `microexpr --help` starts faster
+
         lines += markdown_table(pd.DataFrame(table, columns=header)).splitlines()
     else:
         widths = [max(len(x) for x in col) for col in zip(header, *table, strict=True)]

@@ -51,11 +51,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from microexpr.errors import DatasetNotFoundError, MicroexprError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FLOW_SUFFIXES",
@@ -210,6 +213,8 @@ def _read_many(
 def _read_labels(labels_csv: Path) -> pd.DataFrame:
     if not labels_csv.is_file():
         raise DatasetNotFoundError(f"labels file {str(labels_csv)!r} does not exist")
+    import pandas as pd  # imported when used: `microexpr --help` starts faster
+
     # Subjects such as SAMM's "006" must stay strings.
     df = pd.read_csv(labels_csv, dtype=str, keep_default_na=False)
     missing = [c for c in _REQUIRED_COLUMNS if c not in df.columns]

@@ -23,8 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from microexpr._io import atomic_write_text
 from microexpr.data._base import ClipDataset
 from microexpr.data._build import RawClip, build_records
@@ -196,6 +194,8 @@ def write_annotation_csv(records: Sequence[ClipRecord], path: str | Path) -> Non
         }
         for r in records
     ]
+    import pandas as pd  # imported when used: `microexpr --help` starts faster
+
     table = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
     atomic_write_text(path, table.to_csv(index=False))
 

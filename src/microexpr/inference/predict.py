@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from microexpr import __version__
-from microexpr.errors import FaceNotFoundError, WeightsError
+from microexpr.errors import ConfigError, FaceNotFoundError, WeightsError
 from microexpr.inference.checkpoint import CheckpointInfo, load_checkpoint
 from microexpr.inference.spotting import Candidate, Spotter, SpottingSettings
 from microexpr.inference.video import FrameIssue, FrameSource, InputError, open_source
@@ -283,7 +283,7 @@ def predict(
     device: str = "cpu",
     spotting: SpottingSettings | None = None,
     progress: bool = True,
-    face_box: str | None = None,
+    face_box: str | Sequence[int] | None = None,
     min_face: int = MIN_FACE,
 ) -> PredictionResult:
     """Spot and classify micro-expressions in a recording; write the results.
@@ -308,12 +308,15 @@ def predict(
         Spotting parameters.
     progress : bool
         Show a progress bar over the frames.
-    face_box : str, optional
-        ``detect`` (find the face) or ``full`` (each frame is a pre-cropped
-        face); default: the model's ``preprocess.face_detection``.
+    face_box : str or (x, y, w, h), optional
+        ``detect`` (find the face), ``full`` (each frame is a pre-cropped
+        face) or a fixed box ``(x, y, w, h)`` in pixels of the (upright)
+        frame: the face is there, no detection runs (the landmarks are
+        fitted in it, then the face is followed); default: the model's
+        ``preprocess.face_detection``.
     min_face : int
-        Narrowest face analysed (face box width in pixels); smaller faces are
-        reported with their size and treated as absent.
+        Narrowest face analysed (face box width in pixels, >= 16); smaller
+        faces are reported with their size and treated as absent.
 
     Returns
     -------
@@ -338,9 +341,19 @@ def predict(
         )
     if face_box is None:
         face_box = "full" if info.preprocess.face_detection == "full_frame" else "detect"
-    if face_box not in ("detect", "full"):
-        raise InputError(f"face box == {face_box!r}: give 'detect' or 'full'")
-    detector = LandmarkDetector(info.preprocess.upsample, face_box=face_box)
+    if isinstance(min_face, bool) or not isinstance(min_face, int) or min_face < 16:
+        raise ConfigError(f"min_face == {min_face!r}, must be an integer >= 16 pixels")
+    followed = "largest face"
+    if isinstance(face_box, str):
+        if face_box not in ("detect", "full"):
+            raise InputError(f"face box == {face_box!r}: give 'detect', 'full' or (x, y, w, h)")
+        box: str | tuple[int, int, int, int] = face_box
+        followed = "whole frame" if face_box == "full" else followed
+    else:
+        x, y, w, h = _check_xywh(face_box)
+        box = (x, y, x + w, y + h)
+        followed = f"fixed box {x},{y},{w},{h}"
+    detector = LandmarkDetector(info.preprocess.upsample, face_box=box)
     src = open_source(source, fps=fps)
     if src.kind == "pair":
         given = (0, 1)
@@ -428,7 +441,7 @@ def predict(
     result.issues += extra
     result.complete = not result.issues
     result.notes = list(src.notes) + _face_notes(tracker, detector)
-    result.face = _face_summary(tracker, detector)
+    result.face = _face_summary(tracker, followed)
     result.timings = {k: round(v, 4) for k, v in timings.items()}
     result.seconds = time.perf_counter() - start
     (out / RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -452,11 +465,25 @@ def _too_small(width: int, min_face: int) -> str:
     )
 
 
-def _face_summary(tracker: FaceTracker, detector: LandmarkDetector) -> dict[str, Any]:
+def _check_xywh(box: Sequence[int]) -> tuple[int, int, int, int]:
+    """A face box ``(x, y, w, h)`` as four ints, checked (w, h >= 16)."""
+    try:
+        x, y, w, h = (int(v) for v in box)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"face_box == {box!r}, must be 'detect', 'full' or (x, y, w, h)"
+        ) from None
+    if w < 16 or h < 16:
+        raise ConfigError(f"face_box == {tuple(box)!r}: width and height must be >= 16 pixels")
+    return x, y, w, h
+
+
+def _face_summary(tracker: FaceTracker, followed_how: str) -> dict[str, Any]:
+    detector = tracker.detector
     followed = tracker.followed
     return {
         "max_faces": tracker.max_faces,
-        "followed": "largest face" if detector.face_box == "detect" else "whole frame",
+        "followed": followed_how,
         "followed_width_px": None if followed is None else followed.width,
         "detections": tracker.detections,
         "tracked_frames": tracker.tracked,

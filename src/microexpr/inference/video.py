@@ -186,13 +186,20 @@ class VideoSource(FrameSource):
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.rotation = int(capture.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        # the upright size from a decoded frame: whether the width and height
+        # properties already account for the rotation depends on the backend
+        ok, first = capture.read()
+        if ok and first is not None and first.size:
+            height, width = first.shape[:2]
+        else:
+            width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+            height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         capture.release()
         super().__init__(
             str(p), fps if 0 < fps < 10000 else DEFAULT_FPS, count if count > 0 else None
         )
-        self.size = (height, width) if self.rotation in (90, 270) else (width, height)
+        self.size = (width, height)
         self.max_skip = max_skip
         self.prefetch = prefetch
         self.variable_rate = False

@@ -13,7 +13,9 @@ scaled back); where it finds nothing, again on the frame padded on every side
 (tight, pre-cropped faces); where it still finds nothing, or only a face far
 smaller than expected, dlib's CNN detector (slow: about 0.3-1 s a frame on
 one core, so it runs only then). ``face_box="full"`` skips detection: the
-image is the face (pre-cropped dataset frames).
+image is the face (pre-cropped dataset frames); a fixed box
+``(left, top, right, bottom)`` skips it too: the face is in that box (the
+user says where, in a frame with several faces or one HOG misses).
 
 Tracking (:class:`FaceTracker`): after one detection the face is followed by
 running the shape predictor inside the box derived from the previous frame's
@@ -33,7 +35,7 @@ import cv2
 import dlib
 import numpy as np
 
-from microexpr.errors import ConfigError, FaceNotFoundError, MicroexprError
+from microexpr.errors import ConfigError, FaceNotFoundError, InputError, MicroexprError
 from microexpr.preprocess.frames import to_gray
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "LandmarkDetector",
     "TrackedFace",
     "box_from_landmarks",
+    "check_box",
     "cnn_model_path",
     "landmark_model_path",
     "to_gray",
@@ -122,6 +125,25 @@ def box_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, floa
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
+def check_box(box: object) -> tuple[int, int, int, int]:
+    """Validate a face box ``(left, top, right, bottom)``; return it as ints.
+
+    Raises
+    ------
+    ConfigError
+        If it is not four integers, or narrower or shorter than 16 pixels.
+    """
+    try:
+        left, top, right, bottom = (int(v) for v in box)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"face_box == {box!r}, must be (left, top, right, bottom) in pixels"
+        ) from None
+    if right - left < 16 or bottom - top < 16:
+        raise ConfigError(f"face_box == {box!r}: width and height must be >= 16 pixels")
+    return left, top, right, bottom
+
+
 def _width(box: tuple[float, ...]) -> float:
     return float(box[2] - box[0])
 
@@ -164,14 +186,15 @@ class LandmarkDetector:
     small_face : float
         Faces narrower than this fraction of the image's short side are
         "far smaller than expected" and trigger the CNN fallback.
-    face_box : str
-        ``detect`` or ``full`` (the whole image is the face).
+    face_box : str or tuple of int
+        ``detect``, ``full`` (the whole image is the face) or a fixed box
+        ``(left, top, right, bottom)`` in pixels (the face is there: no detection).
 
     Attributes
     ----------
     last_method : str
         How the last :meth:`detect_faces` found its faces: ``hog``,
-        ``hog-padded``, ``cnn``, ``full`` or ``none``.
+        ``hog-padded``, ``cnn``, ``full``, ``fixed`` or ``none``.
     """
 
     def __init__(
@@ -181,10 +204,16 @@ class LandmarkDetector:
         detect_size: int = 640,
         cnn_fallback: bool = True,
         small_face: float = 0.1,
-        face_box: str = "detect",
+        face_box: str | tuple[int, int, int, int] = "detect",
     ) -> None:
-        if face_box not in FACE_BOX_MODES:
-            raise ConfigError(f"face_box == {face_box!r}, must be one of {list(FACE_BOX_MODES)}")
+        if isinstance(face_box, str):
+            if face_box not in FACE_BOX_MODES:
+                raise ConfigError(
+                    f"face_box == {face_box!r}, must be one of {list(FACE_BOX_MODES)} "
+                    "or a box (left, top, right, bottom)"
+                )
+        else:
+            face_box = check_box(face_box)
         if detect_size < 64:
             raise ConfigError(f"detect_size == {detect_size!r}, must be >= 64")
         self.upsample = upsample
@@ -244,6 +273,17 @@ class LandmarkDetector:
         if self.face_box == "full":
             self.last_method = "full"
             return [(0.0, 0.0, float(w), float(h))]
+        if not isinstance(self.face_box, str):
+            left, top, right, bottom = self.face_box
+            box = (max(0, left), max(0, top), min(w, right), min(h, bottom))
+            if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+                x, y = left, top
+                raise InputError(
+                    f"face box x,y,w,h = {x},{y},{right - left},{bottom - top} lies outside "
+                    f"the {w}x{h} frame (or keeps less than 16 px of it)"
+                )
+            self.last_method = "fixed"
+            return [tuple(float(v) for v in box)]
         boxes = self._hog(gray, self.upsample)
         self.last_method = "hog" if boxes else "none"
         if not boxes:
@@ -453,7 +493,7 @@ class FaceTracker:
         if len(boxes) > 1:
             self.multi_face_frames += 1
         landmarks = self.detector.fit(gray, boxes[0])
-        if method in ("cnn", "full"):
+        if method in ("cnn", "full", "fixed"):
             landmarks = self.detector.refine(gray, landmarks)
         face = TrackedFace(
             _int_box(box_from_landmarks(landmarks)), landmarks, True, len(boxes), method
