@@ -16,7 +16,7 @@ import json
 import cv2
 import pandas as pd
 import pytest
-from long_video_fixtures import make_casme_sq
+from long_video_fixtures import make_casme_sq, make_samm_lv
 from typer.testing import CliRunner
 from video_fixtures import motion_frames
 
@@ -127,3 +127,43 @@ def test_spot_command_bad_inputs_are_one_line(tmp_path):
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["spot", "--dataset", "casme2", "--root", str(tmp_path)])
     assert result.exit_code == 2 and "unknown long-video dataset 'casme2'" in result.output
+
+
+def test_spot_samm_lv_without_faces_reports_each_video(tmp_path):
+    # the fixture's frames are 8x8 grey squares: no face anywhere, no crash
+    root = make_samm_lv(tmp_path / "samm")
+    run = spot_long_videos("samm_lv", root, tmp_path / "out", progress=False)
+    assert [v.video.video for v in run.videos] == ["006_1", "007_2"]
+    assert [v.issues for v in run.videos] == [
+        ["frames 1-120: no face found"],
+        ["frames 1-60: no face found"],
+    ]
+    assert run.pooled("overall").n_true == 4 and run.pooled("overall").n_pred == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["complete"] is False and metrics["videos_spotted"] == 2
+    assert (
+        "- 006/006_1: frames 1-120: no face found" in (tmp_path / "out" / "report.md").read_text()
+    )
+
+
+def test_spot_interrupted_keeps_the_videos_done(tmp_path, monkeypatch):
+    import microexpr.inference.spot_dataset as module
+
+    root = make_samm_lv(tmp_path / "samm")
+    real = module.spot_video
+    calls = []
+
+    def stop_on_second(video, **options):
+        calls.append(video.video)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(video, **options)
+
+    monkeypatch.setattr(module, "spot_video", stop_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        spot_long_videos("samm_lv", root, tmp_path / "out", progress=False)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (metrics["videos_spotted"], metrics["videos_selected"]) == (1, 2)
+    assert (
+        "**Partial: 1 of 2 videos spotted so far.**" in (tmp_path / "out" / "report.md").read_text()
+    )

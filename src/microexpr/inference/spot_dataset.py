@@ -23,7 +23,9 @@ frame 1): the spotter's 0-based positions are mapped back to the file
 numbers. A candidate still open when a video ends ends at its last frame.
 Videos on disk without any annotated interval are spotted over as well (what
 is spotted there is a false positive). A video that cannot be read is
-reported and the run goes on.
+reported and the run goes on; the outputs are rewritten after every video, so
+an interrupted run keeps the videos it finished (``videos_spotted`` of
+``videos_selected`` in metrics.json).
 
 Outputs in ``out``: ``report.md``, ``metrics.json`` (pooled and per-video
 counts and scores, the spotter's settings, every issue), ``per_video.csv``
@@ -127,6 +129,8 @@ class SpottingRun:
     iou : float
         IoU threshold of a hit.
     settings : SpottingSettings
+    selected : int
+        Videos selected for the run (``videos`` holds those spotted so far).
     videos : list of VideoSpotting
     sheet_issues : list of ClipIssue
         Problems with the annotation rows (skipped and kept rows).
@@ -138,6 +142,7 @@ class SpottingRun:
     out: Path
     iou: float
     settings: SpottingSettings
+    selected: int = 0
     videos: list[VideoSpotting] = field(default_factory=list)
     sheet_issues: list[ClipIssue] = field(default_factory=list)
     seconds: float = 0.0
@@ -148,8 +153,8 @@ class SpottingRun:
 
     @property
     def complete(self) -> bool:
-        """True when every video was read to its end with a face in every frame."""
-        return all(not v.issues for v in self.videos)
+        """True when every selected video was read to its end with a face in every frame."""
+        return len(self.videos) == self.selected and all(not v.issues for v in self.videos)
 
 
 def _scores(counts: SpottingCounts) -> dict[str, Any]:
@@ -307,7 +312,9 @@ def spot_long_videos(
             else f"{data.title} at {root}: no video with frames on disk"
         )
     chosen = chosen[:limit] if limit else chosen
-    run = SpottingRun(dataset, Path(root), Path(out), iou, settings, sheet_issues=data.issues)
+    run = SpottingRun(
+        dataset, Path(root), Path(out), iou, settings, len(chosen), sheet_issues=data.issues
+    )
     run.out.mkdir(parents=True, exist_ok=True)
     for number, video in enumerate(chosen, start=1):
         try:
@@ -328,8 +335,9 @@ def spot_long_videos(
                 f"({spotted.seconds:.1f} s)",
                 flush=True,
             )
-    run.seconds = time.perf_counter() - start
-    write_spotting_outputs(run)
+        # the outputs after every video: an interrupted run keeps what it has done
+        run.seconds = time.perf_counter() - start
+        write_spotting_outputs(run)
     return run
 
 
@@ -367,6 +375,8 @@ def run_metrics(run: SpottingRun) -> dict[str, Any]:
                 }
                 for v in run.videos
             ],
+            "videos_selected": run.selected,
+            "videos_spotted": len(run.videos),
             "complete": run.complete,
             "spotter": asdict(run.settings),
             "sheet_issues": [

@@ -243,6 +243,10 @@ class LandmarkDetector:
         return [(a - pad, b - pad, c - pad, d - pad) for a, b, c, d in self._hog(padded, 0)]
 
     def _cnn(self, gray: np.ndarray) -> list[tuple[float, float, float, float]]:
+        # dlib's CNN fails on images under 16 px (an error, not an empty list);
+        # no face that small can be analysed anyway
+        if min(gray.shape) < 32:
+            return []
         # at most 480 px on the long side: about 0.5 s on one core
         scale = min(1.0, 480 / max(gray.shape))
         small = gray

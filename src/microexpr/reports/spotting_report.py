@@ -58,9 +58,14 @@ def render_spotting_markdown(metrics: Mapping[str, Any]) -> str:
         ]
     )
     frames = sum(v["frames_read"] for v in metrics["videos"])
-    lines = [
-        f"# Spotting on {title} (MEGC protocol)",
-        "",
+    lines = [f"# Spotting on {title} (MEGC protocol)", ""]
+    if metrics["videos_spotted"] < metrics["videos_selected"]:
+        lines += [
+            f"**Partial: {metrics['videos_spotted']} of {metrics['videos_selected']} videos "
+            "spotted so far.**",
+            "",
+        ]
+    lines += [
         f"Videos: {len(metrics['videos'])}, {frames:,} frames, spotted in "
         f"{metrics['seconds']:.0f} s. A spotted interval is a hit when its temporal IoU with "
         f"an annotated interval of the same kind is >= {metrics['iou_threshold']}, each "
