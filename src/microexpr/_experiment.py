@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from microexpr._io import check_output_folder
 from microexpr.config import DataConfig, ExperimentConfig
 from microexpr.data import load_dataset, load_protocol
 from microexpr.data.records import ClipIssue, ClipRecord
@@ -25,26 +26,6 @@ from microexpr.preprocess.pipeline import FeatureSet, preprocess_records
 from microexpr.training.engine import FoldResult
 
 __all__ = ["LosoRun", "check_output_folder", "load_clips", "load_features"]
-
-
-def check_output_folder(out: str | Path) -> Path:
-    """Create the output folder ``out`` (with its parents), or raise saying why it cannot be.
-
-    Raises
-    ------
-    ConfigError
-        ``out`` is a file, or cannot be created (a parent is a file, no permission).
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output folder {str(out)!r} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"output folder {str(out)!r} cannot be created ({exc.strerror or exc})"
-        ) from exc
-    return out
 
 
 def load_clips(data: DataConfig) -> tuple[list[ClipRecord], list[ClipIssue]]:

@@ -17,7 +17,10 @@ from typing import IO, Any
 
 import numpy as np
 
+from microexpr.errors import ConfigError
+
 __all__ = [
+    "check_output_folder",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_json",
@@ -82,3 +85,23 @@ def atomic_torch_save(path: str | Path, obj: object) -> Path:
     import torch
 
     return atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def check_output_folder(out: str | Path) -> Path:
+    """Create the output folder ``out`` (with its parents), or raise saying why it cannot be.
+
+    Raises
+    ------
+    ConfigError
+        ``out`` is a file, or cannot be created (a parent is a file, no permission).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output folder {str(out)!r} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"output folder {str(out)!r} cannot be created ({exc.strerror or exc})"
+        ) from exc
+    return out

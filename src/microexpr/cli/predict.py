@@ -134,7 +134,7 @@ def predict(
     PNG panel per candidate (onset and apex faces, u, v, strain, CBAM spatial
     attention) and motion.png (motion over time, spotted intervals marked).
     """
-    from microexpr.experiment import check_output_folder
+    from microexpr._io import check_output_folder
     from microexpr.inference.predict import predict as run_predict
 
     check_output_folder(out)
