@@ -107,6 +107,21 @@ def test_samm_lv_header_found_after_any_number_of_notes(tmp_path, notes):
     assert ds.counts() == {"videos": 2, "micro": 3, "macro": 1}
 
 
+def test_samm_lv_header_worded_otherwise_is_read_by_position(tmp_path):
+    root = make_samm_lv(tmp_path)
+    sheet = root / "SAMM_LongVideos_V3_Release.xlsx"
+    cells = pd.read_excel(sheet, header=None, dtype=object)
+    cells.iloc[9] = ["Subj", "File", "Code", "On", "Peak", "Off", "Dur", "Kind", "AU", "Note"]
+    cells.to_excel(sheet, header=False, index=False)
+    ds = SammLongVideos(root)
+    assert _intervals(ds)["006_1"] == [
+        ("micro", 10, 20, 30),
+        ("macro", 40, None, 90),
+        ("micro", 100, 105, 105),
+    ]
+    assert ds.videos[0].intervals[0].source == "SAMM_LongVideos_V3_Release.xlsx row 11"
+
+
 def test_samm_lv_sheet_without_the_table(tmp_path):
     root = make_samm_lv(tmp_path)
     pd.DataFrame([["a", "b"], [1, 2]]).to_excel(

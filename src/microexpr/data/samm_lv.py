@@ -21,7 +21,10 @@ sheet numbers them.
 
 Quirks handled (each reported with its sheet row, never silently):
 
-- notes above the header row (searched within the first 30 rows);
+- notes above the header row (searched within the first 30 rows); a copy
+  whose header is worded otherwise is read by position, as the MEGC
+  baselines read it (Subject, Filename, Inducement Code, Onset, Apex, Offset,
+  Duration, Type in columns 1-8), from the first row holding a filename;
 - apex ``0``, ``-1`` or blank: not annotated (onset..offset is still scored);
 - offset ``0``, ``-1`` or blank: the apex is the offset (as for CAS(ME)^2);
 - the type written ``Micro - 1/2``, ``Micro-1/2``, ``micro``, ``Macro``
@@ -38,7 +41,7 @@ from pathlib import Path
 from microexpr.data._base import LongVideoDataset
 from microexpr.data._build import RawInterval, build_long_videos
 from microexpr.data._locate import check_root, find_frames_dir, find_sheets, frames_not_found
-from microexpr.data._parsing import SheetLayout, cell_text, read_workbook, table_rows
+from microexpr.data._parsing import SheetLayout, SheetRow, cell_text, read_workbook, table_rows
 from microexpr.errors import AnnotationError
 
 __all__ = ["SammLongVideos"]
@@ -77,6 +80,33 @@ def video_of(filename: object) -> tuple[str, str] | None:
     return subject, f"{subject}_{int(match.group(2))}"
 
 
+#: Column of each field when the header is not recognised (the MEGC baselines' positions).
+_POSITIONS = {"subject": 0, "clip": 1, "onset": 3, "apex": 4, "offset": 5, "type": 7}
+
+
+def _rows_by_position(
+    sheets: list[tuple[str, list[tuple[object, ...]]]], file: str
+) -> list[SheetRow] | None:
+    """The table read by position, from the first row whose second cell is a filename."""
+    for name, cells in sheets:
+        where = file if len(sheets) == 1 else f"{file} sheet {name!r}"
+        start = next(
+            (i for i, row in enumerate(cells) if len(row) > 7 and video_of(row[1]) is not None),
+            None,
+        )
+        if start is None:
+            continue
+        return [
+            SheetRow(
+                f"{where} row {number}",
+                {f: (row[i] if i < len(row) else None) for f, i in _POSITIONS.items()},
+            )
+            for number, row in enumerate(cells[start:], start=start + 1)
+            if any(cell_text(c) for c in row)
+        ]
+    return None
+
+
 class SammLongVideos(LongVideoDataset):
     """The long videos of a SAMM Long Videos copy and their expression intervals.
 
@@ -112,9 +142,12 @@ class SammLongVideos(LongVideoDataset):
             if rows is not None:
                 break
         if rows is None:
+            rows = _rows_by_position(sheets, self.sheet.name)
+        if rows is None:
             raise AnnotationError(
                 f"{self.sheet}: expected a header row with the columns {LAYOUT.expected()} "
-                "within the first 30 rows of a worksheet"
+                "within the first 30 rows of a worksheet, or rows with a filename such as "
+                "006_1_2 in column 2"
             )
         names = {v[1] for r in rows if (v := video_of(r.values["clip"])) is not None}
         frames_dir = find_frames_dir(
