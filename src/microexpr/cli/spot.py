@@ -50,7 +50,7 @@ def spot(
     and scores with the MEGC rule: a spotted interval is a hit when its
     temporal IoU with an annotated interval of the same kind is >= 0.5, one
     to one. Micro predictions are the spotter's candidates (at most 0.5 s),
-    macro predictions the longer movements it drops. Writes report.md,
+    macro predictions the movements it rejects as not micro-expressions. Writes report.md,
     metrics.json, per_video.csv and intervals.csv to --out: F1, precision
     and recall for micro, macro and overall intervals, pooled over videos
     and per video.

@@ -10,13 +10,15 @@ is >= 0.5, one-to-one matching).
 
 What counts as a micro and a macro prediction: the spotter reports
 candidates no longer than ``max_duration_s`` (0.5 s, the micro-expression
-limit) and drops longer movements as macro-expressions or head movements
-(``Spotter.dropped_long``). The candidates are the micro predictions, the
-dropped movements the macro predictions, each scored against the annotated
-intervals of its kind. The overall score sums the micro and macro counts
-(TP, spotted, annotated) before computing precision, recall and F1, as the
-MEGC 2020-2022 challenges do. Every figure is pooled over videos (counts
-summed first), and given per video too.
+limit) and lists the movements it rejects as not micro-expressions (too
+long, or the face did not come back) in ``Spotter.dropped_long``. The
+candidates are the micro predictions, the rejected movements the macro
+predictions, each scored against the annotated intervals of its kind: the
+macro score measures that by-product, not a macro-expression spotter. The
+overall score sums the micro and macro counts (TP, spotted, annotated)
+before computing precision, recall and F1, as the MEGC 2020-2022 challenges
+do. Every figure is pooled over videos (counts summed first), and given per
+video too.
 
 Frame numbers are those of the sheet and the frame files (``img1.jpg`` is
 frame 1): the spotter's 0-based positions are mapped back to the file

@@ -72,7 +72,8 @@ def render_spotting_markdown(metrics: Mapping[str, Any]) -> str:
         "interval matched once. Precision, recall and F1 are computed from the counts summed "
         "over all videos; overall sums the micro and macro counts. Micro predictions are the "
         "spotter's candidates (<= max_duration_s); macro predictions are the movements it "
-        "dropped as too long for a micro-expression. Empty cells: undefined (nothing "
+        "rejected as not micro-expressions (a by-product, not a macro-expression spotter). "
+        "Empty cells: undefined (nothing "
         "annotated and nothing spotted).",
         "",
         "## Pooled over videos",
