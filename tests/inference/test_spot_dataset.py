@@ -113,6 +113,22 @@ def test_spot_selects_videos_and_reports_a_bad_pattern(casme_sq_root, tmp_path):
     )
     assert [v.video.video for v in run.videos] == ["15_0401girlcrashing"]
     assert run.pooled("micro").n_true == 1
+    result = CliRunner().invoke(
+        app,
+        [
+            "spot",
+            "--dataset",
+            "casme_sq",
+            "--root",
+            str(casme_sq_root),
+            "--out",
+            str(tmp_path / "c"),
+            "--videos",
+            "s15/15_04*",
+            "-q",
+        ],
+    )
+    assert "macro F1 undefined (0/0 hit, 0 spotted)" in result.output
     with pytest.raises(ConfigError, match="matches none of the 2 videos of CAS\\(ME\\)\\^2"):
         spot_long_videos("casme_sq", casme_sq_root, tmp_path / "b", videos="s99/*")
 

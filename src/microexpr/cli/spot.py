@@ -71,8 +71,9 @@ def spot(
     parts = []
     for kind in ("micro", "macro", "overall"):
         c = run.pooled(kind)
-        f1 = c.f1(zero_division=float("nan"))
-        parts.append(f"{kind} F1 {f1:.3f} ({c.tp}/{c.n_true} hit, {c.n_pred} spotted)")
+        # undefined (nothing annotated, nothing spotted) is not a score of 0
+        f1 = f"{c.f1():.3f}" if c.n_true + c.n_pred else "undefined"
+        parts.append(f"{kind} F1 {f1} ({c.tp}/{c.n_true} hit, {c.n_pred} spotted)")
     typer.echo(
         f"videos: {len(run.videos)}; " + "; ".join(parts) + f"; report: {run.out / 'report.md'}"
     )
