@@ -120,9 +120,10 @@ def predict(
     """Spot micro-expressions in a recording, classify each one, and show why.
 
     For a video or a folder of frames: decodes the frames one at a time,
-    tracks the largest face, aligns it with one transform per window, spots
-    candidate intervals (onset, apex, offset) from the motion relative to a
-    neutral reference frame, then computes TV-L1 flow and optical strain from
+    tracks the largest face, spots candidate intervals (onset, apex, offset)
+    from facial-region motion against the frames 0.2 s before and after
+    (head motion removed, blinks and speech masked), then computes TV-L1
+    flow and optical strain from
     onset to apex and classifies each candidate. --onset and --apex skip
     spotting; two images are an onset/apex pair. With several faces the
     largest is followed (result.json says so); --face-box X,Y,W,H names the

@@ -566,8 +566,10 @@ def _run_spotting(
         intervals=intervals,
         no_face=no_face,
         dropped=[(at(a), at(b)) for a, b in spotter.dropped_long],
-        title=f"{src.display_name}: motion relative to the neutral reference "
-        f"({len(result.candidates)} spotted)",
+        title=f"{src.display_name}: facial-region motion against the frames "
+        f"{spotter.settings.interval_s:g} s before and after ({len(result.candidates)} spotted)",
+        signal_label="largest region motion (noise units)",
+        ylabel="motion / region noise",
     )
     timings["figures"] += time.perf_counter() - t0
 

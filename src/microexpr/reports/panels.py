@@ -121,6 +121,8 @@ def plot_motion(
     no_face: Sequence[tuple[float, float]] = (),
     dropped: Sequence[tuple[float, float]] = (),
     title: str = "",
+    signal_label: str = "motion vs neutral reference",
+    ylabel: str = "motion (px, aligned face)",
 ) -> Path:
     """Save the motion signal over time with the spotted intervals marked.
 
@@ -139,11 +141,13 @@ def plot_motion(
     dropped : sequence of (start, end)
         Movements too long to be micro-expressions (hatched).
     title : str
+    signal_label, ylabel : str
+        Legend entry of the signal and label of its axis.
     """
     fig, ax = plt.subplots(figsize=(10, 3.4), dpi=100)
     t = np.asarray(times, dtype=float)
     m = np.asarray(motion, dtype=float)
-    ax.plot(t, m, color="black", lw=1.0, label="motion vs neutral reference")
+    ax.plot(t, m, color="black", lw=1.0, label=signal_label)
     if threshold is not None:
         ax.plot(
             t,
@@ -151,7 +155,7 @@ def plot_motion(
             color="tab:red",
             lw=0.8,
             ls="--",
-            label="onset threshold",
+            label="threshold",
         )
     for k, (a, b) in enumerate(no_face):
         ax.axvspan(a, b, color="0.8", alpha=0.6, label="no face" if k == 0 else None)
@@ -178,7 +182,7 @@ def plot_motion(
             ax.axvline(iv.apex, color="tab:orange", lw=1.2)
             ax.text(iv.apex, top * 1.02, iv.label, ha="center", va="bottom", fontsize=8)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("motion (px, aligned face)")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, max(top * 1.18, 1e-3))
     if len(t):
         ax.set_xlim(t.min(), max(t.max(), t.min() + 1e-3))
