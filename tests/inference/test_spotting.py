@@ -230,6 +230,8 @@ def test_spotting_memory_does_not_grow_with_length():
 def test_spotting_on_a_real_talking_face():
     found, spotter = _spot(Path(VIDEO) / "single_face.mp4")
     assert len(spotter.trace.frames) == 72 and spotter.frames_with_face == 72
-    assert all(c.onset <= c.apex <= c.offset for c in found)
+    # a movement still going on at the end is partial (no offset)
+    assert all(c.onset <= c.apex <= (c.offset or c.apex) for c in found)
+    assert all(c.offset is not None or "ended before" in c.note for c in found)
     # a talking face: speech and blinks are masked on part of the frames
     assert spotter.masked_frames["speech"] > 0

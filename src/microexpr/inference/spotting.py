@@ -56,7 +56,11 @@ noise of that region), frame by frame, in bounded memory:
    ``2 k`` before to ``2 k`` after the apex is below ``return_ratio`` of the
    peak's) and the movement is short (``D`` at interval ``2 k`` is at most
    ``scale_ratio`` times ``D`` at ``k``, whereas a slow movement grows with
-   the interval); other peaks are reported in ``dropped_long``.
+   the interval); other peaks are reported in ``dropped_long``. A peak
+   whose onset is not in the face segment is reported in ``issues``; one
+   still moving when the recording (or the face) ends is a partial candidate
+   (no offset); one ending less than ``2 k`` frames before the end is kept
+   without the return check.
 
 Only the frames of the last ``max_duration_s + 4 k`` (and of the warm-up, at
 the start of each face segment) are held, with a few numbers per frame for
@@ -263,8 +267,8 @@ class Candidate:
     onset, apex : int
         Frame numbers.
     offset : int or None
-        Frame number (the spotter always sets it; None only for a clip whose
-        onset and apex were given rather than spotted).
+        Frame number; None when the recording ended (or the face was lost)
+        before the motion returned to neutral (see ``note``).
     onset_time, apex_time : float
         Times in seconds.
     offset_time : float or None
@@ -800,25 +804,27 @@ class Spotter:
         too_long = hi - lo > self._max_duration
         # the face comes back: displacement from 2k before to 2k after the apex
         flows = [
-            self._rec(p).flow for p in (peak.pos + j * k for j in (-1, 0, 1, 2)) if self._has(p)
+            self._rec(p).flow if self._has(p) else None
+            for p in (peak.pos + j * k for j in (-1, 0, 1, 2))
         ]
-        if started or ended or len(flows) < 4 or any(f is None for f in flows):
-            # the neutral face before it or the return after it is not in the
-            # footage (the recording or the face segment starts or ends there)
-            where = "ends" if ended or len(flows) < 4 else "starts"
+        if started or flows[0] is None:
+            # no neutral face before it in the footage (the face segment starts there)
             self.issues.append(
                 FrameIssue(
                     onset.index,
                     offset.index,
-                    f"a movement where the face segment {where} could not be checked "
-                    "(no neutral face on both sides): not spotted",
+                    "a movement where the face segment starts could not be checked "
+                    "(no neutral face before it): not spotted",
                 )
             )
             return None
-        total = sum(f[r] for f in flows if f is not None)
-        no_return = float(np.hypot(*total)) > s.return_ratio * 2 * height
-        f0, f1, f2, f3 = (f[r] for f in flows if f is not None)
-        short_failed = float(np.hypot(*((f0 + f1 - f2 - f3) / 2))) > s.scale_ratio * height
+        no_return = short_failed = False
+        if not ended and flows[2] is not None and flows[3] is not None:
+            f0, f1, f2, f3 = (f[r] for f in flows if f is not None)
+            no_return = float(np.hypot(*(f0 + f1 + f2 + f3))) > s.return_ratio * 2 * height
+            short_failed = float(np.hypot(*((f0 + f1 - f2 - f3) / 2))) > s.scale_ratio * height
+        # (a movement that ends less than 2k frames before the footage is not
+        # checked for its return; one still moving at the end is partial)
         if too_long or no_return or short_failed:
             self.dropped_long.append((onset.index, offset.index))
             return None
@@ -826,15 +832,18 @@ class Spotter:
         return Candidate(
             onset=onset.index,
             apex=apex.index,
-            offset=offset.index,
+            offset=None if ended else offset.index,
             onset_time=onset.time,
             apex_time=apex.time,
-            offset_time=offset.time,
+            offset_time=None if ended else offset.time,
             peak_motion=height,
             threshold=float(med[r] + s.threshold * sigma[r]),
             onset_image=onset.image,
             apex_image=apex.image,
             landmarks=onset.landmarks,
+            note="the recording or the face ended before the motion returned to neutral"
+            if ended
+            else "",
             region=REGIONS[r].name,
             score=peak.score,
         )
