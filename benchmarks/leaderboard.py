@@ -171,10 +171,17 @@ def machine() -> str:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
-    return (
-        f"{platform.processor() or platform.machine()}, {cores} cores, torch {torch.__version__}, "
-        f"microexpr {__version__}, CPU"
-    )
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {cores} cores, torch {torch.__version__}, microexpr {__version__}, CPU"
 
 
 def _score_by_dataset(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -310,6 +317,7 @@ def collect(out: Path, results: Path, configs: Path = CONFIGS) -> pd.DataFrame:
                 "fold_job_s": record["fold_job_s"],
                 "wall_s": record["wall_s"],
                 "wall_note": record["wall_note"],
+                "load_average": record.get("load_average"),
                 "machine": record["machine"],
                 "protocol_source": protocol_source(config_file) if config_file.is_file() else "",
             }
@@ -376,11 +384,14 @@ def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
         "fold_job_s": "fold-job s",
         "wall_s": "wall s",
         "wall_note": "wall note",
+        "load_average": "load average",
     }
     present = [c for c in cols if c in runs]
     table = runs[present].rename(columns=cols)
     for col in ("fold-job s", "wall s"):
         table[col] = [f"{v:.0f}" for v in table[col]]
+    if "load average" in table:
+        table["load average"] = [f"{v:.1f}" if pd.notna(v) else "" for v in table["load average"]]
     return table
 
 
@@ -481,7 +492,11 @@ def write_outputs(
         ]
     lines += ["Commands:", ""] + [f"    {c}" for c in commands] + [""]
     machines = sorted(set(runs["machine"])) if len(runs) else [machine()]
-    lines += ["Machine(s): " + "; ".join(machines), ""]
+    lines += [
+        "Machine(s): " + "; ".join(machines) + ". Shared with other sessions: the load "
+        "average when each run finished is in the per-run table, and times are inflated by it.",
+        "",
+    ]
     lines += ["## Summary (mean ± std over seeds)", ""]
     if len(runs):
         lines += [markdown_table(summary_table(runs)), ""]
