@@ -447,7 +447,11 @@ def _write(args, settings, rows, pooled, checks, total, fps, load_before, clips)
         "reported here; the untouched videos are the same footage (only 25 s of face in all), so "
         "the false-alarm figures were seen while tuning. 'new' is the spotter of "
         "src/microexpr/inference/spotting.py; 'baseline' the one it replaced (aging neutral "
-        "reference), run on the same files in the same run.",
+        + (
+            "reference), run on the same files in the same run."
+            if args.no_baseline is False
+            else "reference): not run here (--no-baseline)."
+        ),
         "",
         "## Injection check (flow between clean and injected apex frames, 128-px aligned face)",
         "",
