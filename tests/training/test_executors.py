@@ -96,8 +96,11 @@ def test_local_dead_worker_keeps_finished_folds(grid, tmp_path):
     store = RunStore(tmp_path, {"dead": 1})
     # the first fold ran before and must survive; then every worker dies on its job
     store.save(run_grid(jobs[:1], data, make_executor("serial"))[0])
+    # one fold a unit: the parent plans stacked units by building the model, which would kill it
     dying = replace(
-        data, variants={k: DyingSpec(v.name, v.options) for k, v in data.variants.items()}
+        data,
+        variants={k: DyingSpec(v.name, v.options) for k, v in data.variants.items()},
+        settings=replace(data.settings, fold_batching="never"),
     )
     start = time.perf_counter()
     with pytest.raises(WorkerDiedError, match=r"worker process died .* unfinished fold job"):
@@ -125,8 +128,11 @@ def test_ray_dead_worker_clear_error(grid, ray_cluster, tmp_path):
     data, jobs = grid
     store = RunStore(tmp_path, {"dead": 2})
     store.save(run_grid(jobs[:1], data, make_executor("serial"))[0])
+    # one fold a unit: the parent plans stacked units by building the model, which would kill it
     dying = replace(
-        data, variants={k: DyingSpec(v.name, v.options) for k, v in data.variants.items()}
+        data,
+        variants={k: DyingSpec(v.name, v.options) for k, v in data.variants.items()},
+        settings=replace(data.settings, fold_batching="never"),
     )
     start = time.perf_counter()
     with pytest.raises(WorkerDiedError, match=r"a Ray worker \(\w+\) died .* unfinished fold job"):

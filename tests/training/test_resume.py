@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from tiny_grid import main as run_tiny
 from tiny_grid import tiny_data
 
@@ -53,6 +54,30 @@ def test_sigkill_mid_run_then_resume_gives_identical_result(tmp_path, capsys):
     assert json.loads(resumed.stdout) == json.loads(capsys.readouterr().out)
 
 
+def test_sigkill_mid_stack_resumes_from_checkpoint(tmp_path, capsys):
+    # all folds trained as one stack: nothing is finished before the end, so
+    # the run must resume from the stacked checkpoint, not from scratch
+    killed, epochs = tmp_path / "killed", 40
+    cmd = [sys.executable, str(SCRIPT), str(killed), str(epochs), "4", "always"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    ckpt = killed / "folds" / "stacked"
+    while not list(ckpt.glob("*.pt")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(ckpt.glob("*.pt")), "the stack must be killed after its first checkpoint"
+    assert _finished(killed) == [], "the stack must be killed before it finished"
+    saved = torch.load(next(ckpt.glob("*.pt")), weights_only=False)
+    assert 0 <= saved["epoch"] < epochs - 1
+
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    assert len(_finished(killed)) == 4
+    run_tiny(str(tmp_path / "uninterrupted"), epochs, 4, "always")
+    assert json.loads(resumed.stdout) == json.loads(capsys.readouterr().out)
+
+
 def test_changed_config_refused_unless_fresh(tmp_path):
     data = tiny_data(n_subjects=2, clips=4, epochs=1)
     jobs = make_jobs(data.variants, data.folds, [0])
@@ -82,7 +107,9 @@ def test_same_config_reuses_results(tmp_path):
 
 
 def test_corrupt_fold_file_is_rerun(tmp_path):
-    data = tiny_data(n_subjects=2, clips=4, epochs=1)
+    # one fold a unit, so that the rerun fold is bit-identical (a fold rerun
+    # alone out of a stack equals its stacked result up to rounding only)
+    data = tiny_data(n_subjects=2, clips=4, epochs=1, fold_batching="never")
     jobs = make_jobs(data.variants, data.folds, [0])
     store = RunStore(tmp_path, {"a": 1})
     first = run_grid(jobs, data, make_executor("serial"), store=store)

@@ -65,9 +65,12 @@ def metrics(results) -> dict[str, float]:
     return pooled_scores(t, p, labels=[0, 1, 2])
 
 
-def main(folder: str, epochs: int, n_subjects: int) -> None:
-    data = tiny_data(n_subjects=n_subjects, epochs=epochs)
-    store = RunStore(folder, {"tiny": True, "epochs": epochs, "subjects": n_subjects})
+def main(folder: str, epochs: int, n_subjects: int, fold_batching: str = "never") -> None:
+    data = tiny_data(n_subjects=n_subjects, epochs=epochs, fold_batching=fold_batching)
+    data.checkpoint_seconds = 0.0  # stacked training: a checkpoint after every epoch
+    store = RunStore(
+        folder, {"tiny": True, "epochs": epochs, "subjects": n_subjects, "stack": fold_batching}
+    )
     jobs = make_jobs(data.variants, data.folds, [0])
     results = run_grid(jobs, data, make_executor("serial"), store=store)
     print(json.dumps({"metrics": metrics(results), "proba": [r.proba for r in results]}))
@@ -78,4 +81,5 @@ if __name__ == "__main__":
         sys.argv[1],
         int(sys.argv[2]) if len(sys.argv) > 2 else 2,
         int(sys.argv[3]) if len(sys.argv) > 3 else 4,
+        sys.argv[4] if len(sys.argv) > 4 else "never",
     )

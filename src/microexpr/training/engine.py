@@ -119,6 +119,12 @@ class EngineData:
     folds : list of Fold
     variants : dict of str to ModelSpec
     settings : TrainSettings
+    checkpoint_dir : str, optional
+        Where stacked training keeps its resumable state (set by
+        :func:`run_grid` to ``<run>/folds/stacked``).
+    checkpoint_seconds : float
+        Stacked training saves its state at the end of an epoch when this
+        many seconds have passed since the last save (and after the last).
     """
 
     inputs: dict[str, np.ndarray]
@@ -126,6 +132,8 @@ class EngineData:
     folds: list[Fold]
     variants: dict[str, ModelSpec]
     settings: TrainSettings
+    checkpoint_dir: str | None = None
+    checkpoint_seconds: float = 60.0
 
 
 def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> FoldResult:
@@ -192,40 +200,124 @@ def run_fold(job: FoldJob, data: EngineData, *, threads: int | None = None) -> F
 def plan_units(jobs: Sequence[FoldJob], data: EngineData) -> list[list[FoldJob]]:
     """Group jobs into units of work, each run by :func:`run_unit`.
 
-    One job per unit, unless ``data.settings`` batches folds (on a GPU by
-    default): then the folds of one (variant, seed) form a unit, at most
-    ``max_batched_folds`` of them, trained together as one computation.
-    Models that draw random numbers in their forward pass (dropout) are
-    never batched: batching would change their random streams.
+    One job per unit, unless ``data.settings`` stacks folds
+    (:meth:`TrainSettings.batches_folds`): then all folds and seeds of a
+    variant form one unit, trained together as one stacked program
+    (:mod:`.batched`), split into chunks of members when the stack would
+    not fit in memory (or into ``max_batched_folds``), with one line saying
+    so. Variants whose layers cannot be stacked exactly run one job a unit.
     """
     if not data.settings.batches_folds():
         return [[job] for job in jobs]
-    from microexpr.training.batched import supports_batching
+    from microexpr.training.batched import stacks_folds
 
-    batchable = {v: supports_batching(data.variants[v].build()) for v in {j.variant for j in jobs}}
-    groups: dict[tuple[str, int], list[FoldJob]] = {}
+    groups: dict[str, list[FoldJob]] = {}
     units: list[list[FoldJob]] = []
     for job in jobs:
-        if batchable[job.variant]:
-            groups.setdefault((job.variant, job.seed), []).append(job)
-        else:
-            units.append([job])
-    size = data.settings.max_batched_folds
-    for group in groups.values():
-        step = size or len(group)
-        units += [group[i : i + step] for i in range(0, len(group), step)]
+        groups.setdefault(job.variant, []).append(job)
+    for variant, group in groups.items():
+        spec = data.variants[variant]
+        model = spec.build()
+        shape = data.inputs[spec.input_kind()].shape[1:]
+        if not stacks_folds(data.settings, model, shape):
+            units += [[job] for job in group]
+            continue
+        size = _chunk_size(model, spec, data, len(group))
+        units += [group[i : i + size] for i in range(0, len(group), size)]
     return units
+
+
+def _chunk_size(model: torch.nn.Module, spec: ModelSpec, data: EngineData, n_jobs: int) -> int:
+    from microexpr.training.batched import stack_chunk_size
+
+    size = n_jobs
+    if data.settings.max_batched_folds:
+        size = min(size, data.settings.max_batched_folds)
+    shape = data.inputs[spec.input_kind()].shape[1:]
+    fits = stack_chunk_size(model, shape, data.settings.batch_size)
+    if fits < size:
+        print(
+            f"{spec.name}: {n_jobs} fold jobs do not fit in memory as one stack; "
+            f"training them in stacks of {fits}",
+            flush=True,
+        )
+        size = fits
+    return max(1, size)
 
 
 def run_unit(
     unit: Sequence[FoldJob], data: EngineData, *, threads: int | None = None
 ) -> list[FoldResult]:
-    """Run a unit of :func:`plan_units`: one fold, or several batched folds."""
+    """Run a unit of :func:`plan_units`: one fold, or several stacked folds."""
     if len(unit) == 1:
         return [run_fold(unit[0], data, threads=threads)]
-    from microexpr.training.batched import run_folds_batched
+    return run_folds_stacked(unit, data, threads=threads)
 
-    return run_folds_batched(unit, data, threads=threads)
+
+def run_folds_stacked(
+    jobs: Sequence[FoldJob], data: EngineData, *, threads: int | None = None
+) -> list[FoldResult]:
+    """Train the fold jobs ``jobs`` of one variant as one stacked program.
+
+    Each member is seeded and built as :func:`run_fold` builds it, so the
+    results equal :func:`run_fold`'s up to floating-point rounding. The
+    stacked state is checkpointed under ``data.checkpoint_dir`` (when set),
+    so a killed unit resumes from its last checkpoint.
+    """
+    from microexpr.training.batched import fit_stacked
+
+    if len({job.variant for job in jobs}) != 1:
+        raise ValueError("stacked folds must all belong to one variant")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    spec = data.variants[jobs[0].variant]
+    models, rng_states = [], []
+    for job in jobs:
+        seed_everything(job.seed)  # the initial weights and dropout stream of run_fold
+        models.append(spec.build())
+        rng_states.append(torch.get_rng_state())
+    x = torch.tensor(data.inputs[spec.input_kind()])  # a copy: the array may be read-only
+    y = torch.tensor(data.labels)
+    train = [torch.tensor(data.folds[job.fold].train_indices, dtype=torch.long) for job in jobs]
+    checkpoint = None
+    if data.checkpoint_dir is not None:
+        name = f"{jobs[0].variant}_{settings_key([j.name for j in jobs])}.pt"
+        checkpoint = Path(data.checkpoint_dir) / name
+    losses = fit_stacked(
+        models,
+        x,
+        y,
+        train,
+        data.settings,
+        seeds=[job.seed for job in jobs],
+        rng_states=rng_states,
+        checkpoint=checkpoint,
+        checkpoint_seconds=data.checkpoint_seconds,
+    )
+    seconds = (time.perf_counter() - start) / len(jobs)
+    results = []
+    for job, model, fold_losses in zip(jobs, models, losses, strict=True):
+        fold = data.folds[job.fold]
+        test = list(fold.test_indices)
+        proba = predict_proba(model, x[test], device=data.settings.device)
+        results.append(
+            FoldResult(
+                variant=job.variant,
+                fold=job.fold,
+                test_subject=job.test_subject,
+                seed=job.seed,
+                test_indices=test,
+                y_true=data.labels[test].tolist(),
+                y_pred=proba.argmax(axis=1).tolist(),
+                proba=np.round(proba.astype(np.float64), 6).tolist(),
+                losses=[round(v, 6) for v in fold_losses],
+                seconds=round(seconds, 3),
+            )
+        )
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    return results
 
 
 class Executor(Protocol):
@@ -323,6 +415,8 @@ class RunStore:
         if folds.exists():
             for path in sorted(folds.rglob("*.json"), reverse=True):
                 path.unlink()
+            for path in folds.glob("stacked/*.pt"):
+                path.unlink()
 
     def path(self, job: FoldJob) -> Path:
         """File of a job's result."""
@@ -381,6 +475,8 @@ def run_grid(
         else:
             pending.append(job)
     workdir = store.folder if store is not None else None
+    if store is not None and data.checkpoint_dir is None:
+        data.checkpoint_dir = str(store.folder / "folds" / "stacked")
     for result in executor.run(pending, data, workdir=workdir):
         job = FoldJob(result.variant, result.fold, result.test_subject, result.seed)
         if store is not None:

@@ -41,10 +41,12 @@ class TrainSettings:
     device : str
         ``cpu``, ``cuda`` or ``cuda:N``.
     fold_batching : str
-        ``auto`` (default): on a GPU, train all folds of a model at once as
-        one batched computation (:mod:`microexpr.training.batched`); on the
-        CPU, one fold after another, which measured faster there. ``never``
-        or ``always`` force either path.
+        ``auto`` (default): train all folds (and seeds) of a model at once as
+        one stacked program (:mod:`microexpr.training.batched`) where that
+        is faster: on a GPU, and on the CPU for small models with small
+        steps (:func:`~microexpr.training.batched.stacks_folds`); otherwise
+        one fold after another. ``never`` or ``always`` force either path;
+        both give the same results up to floating-point rounding.
     max_batched_folds : int
         At most this many folds in one batched computation (0: all), to
         bound GPU memory.
@@ -87,12 +89,10 @@ class TrainSettings:
             )
 
     def batches_folds(self) -> bool:
-        """Whether folds are trained together (batched) rather than one by one."""
+        """Whether folds may be stacked at all (the model decides the rest: ``stacks_folds``)."""
         if self.eval_every or self.record_test_curve:
             return False  # held-out curves are recorded by the one-fold loop only
-        if self.fold_batching == "auto":
-            return torch.device(self.device).type == "cuda"
-        return self.fold_batching == "always"
+        return self.fold_batching != "never"
 
 
 def check_device(device: str) -> torch.device:
