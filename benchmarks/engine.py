@@ -35,10 +35,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from microexpr._markdown import markdown_table
 from microexpr.config import ExperimentConfig
 from microexpr.data.loso import Fold, loso_folds
 from microexpr.experiment import load_features
@@ -335,14 +337,18 @@ def main() -> None:
         f"{n_train} training clips per fold), the first {args.folds} LOSO folds x {args.epochs} "
         "epochs, batch 64, Adam lr 1e-4.",
         "",
-        "| method | wall time (s) | ratio to peer-style | sum of fold-job seconds |",
-        "| --- | --- | --- | --- |",
     ]
-    for r in rows:
-        fold_s = f"{r['fold_seconds']:.1f}" if "fold_seconds" in r else ""
-        lines.append(
-            f"| {r['method']} | {r['seconds']:.1f} | {r['seconds'] / peer:.2f} | {fold_s} |"
+    method_rows = [
+        (
+            r["method"],
+            f"{r['seconds']:.1f}",
+            f"{r['seconds'] / peer:.2f}",
+            f"{r['fold_seconds']:.1f}" if "fold_seconds" in r else "",
         )
+        for r in rows
+    ]
+    columns = ["method", "wall time (s)", "ratio to peer-style", "sum of fold-job seconds"]
+    lines.append(markdown_table(pd.DataFrame(method_rows, columns=columns)).rstrip("\n"))
     serial_s = engine[0]["fold_seconds"]
     lines += [
         "",
@@ -372,27 +378,31 @@ def main() -> None:
         "layout; with torch's default 2 threads, then with 1); after: 1 thread, channels-last "
         "convolution weights with contiguous activations (`trainer._fast_cpu_layout`).",
         "",
-        "| phase | peer (2 threads) | before (2 threads) | before (1 thread) | after (1 thread) |",
-        "| --- | --- | --- | --- | --- |",
     ]
     names = list(dict.fromkeys(k for p in phases.values() for k in p))
-    for name in names:
-        lines.append(
-            f"| {name} | " + " | ".join(f"{phases[s].get(name, 0):.2f}" for s in styles) + " |"
-        )
-    lines.append(
-        "| **total** | " + " | ".join(f"**{sum(phases[s].values()):.2f}**" for s in phases) + " |"
-    )
+    phase_rows = [[name, *(f"{phases[s].get(name, 0):.2f}" for s in styles)] for name in names]
+    phase_rows.append(["**total**", *(f"**{sum(phases[s].values()):.2f}**" for s in phases)])
+    columns = [
+        "phase",
+        "peer (2 threads)",
+        "before (2 threads)",
+        "before (1 thread)",
+        "after (1 thread)",
+    ]
+    lines.append(markdown_table(pd.DataFrame(phase_rows, columns=columns)).rstrip("\n"))
     lines += [
         "",
         "Self CPU seconds by operator family, engine fold-epoch (after), one thread:",
         "",
-        "| operators | CPU s | share |",
-        "| --- | --- | --- |",
     ]
     total_ops = sum(ops.values())
-    for name, sec in sorted(ops.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| {name} | {sec:.2f} | {sec / total_ops:.0%} |")
+    op_rows = [
+        (name, f"{sec:.2f}", f"{sec / total_ops:.0%}")
+        for name, sec in sorted(ops.items(), key=lambda kv: -kv[1])
+    ]
+    lines.append(
+        markdown_table(pd.DataFrame(op_rows, columns=["operators", "CPU s", "share"])).rstrip("\n")
+    )
     lines += [
         "",
         "## Projected wall time of the paper's full protocol on this machine",

@@ -22,8 +22,10 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
+from microexpr._markdown import markdown_table
 from microexpr.config import ExperimentConfig
 from microexpr.experiment import load_features, run_loso
 from microexpr.synthetic import SyntheticSettings, generate_synthetic_dataset
@@ -83,13 +85,22 @@ def main(argv: list[str] | None = None) -> int:
         f"Device: {device}; {args.subjects} subjects, {args.epochs} epochs, batch 64, "
         "Adam 1e-4, 128x128, last epoch evaluated (feature extraction excluded: cached first).",
         "",
-        "| method | wall time (s) | ratio to sequential | UF1 | UAR |",
-        "| --- | --- | --- | --- | --- |",
+        markdown_table(
+            pd.DataFrame(
+                [
+                    (
+                        label,
+                        f"{seconds:.1f}",
+                        f"{seconds / rows[0][1]:.2f}",
+                        f"{uf1:.4f}",
+                        f"{uar:.4f}",
+                    )
+                    for label, seconds, uf1, uar in rows
+                ],
+                columns=["method", "wall time (s)", "ratio to sequential", "UF1", "UAR"],
+            )
+        ).rstrip("\n"),
     ]
-    for label, seconds, uf1, uar in rows:
-        lines.append(
-            f"| {label} | {seconds:.1f} | {seconds / rows[0][1]:.2f} | {uf1:.4f} | {uar:.4f} |"
-        )
     lines += ["", f"Same predicted class for {same}/{total} clips."]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -148,3 +148,14 @@ def test_register_without_cfg_reads_built_default_cfg_and_warns_on_duplicate():
             _registry._model_modules,
         ):
             table.pop("tiny_test_model", None)
+
+
+def test_fixed_length_option_checked_at_config_time():
+    # Dual-Inception's widths is a pair: a list of four used to pass the
+    # config check and fail only when the model was built
+    from microexpr.errors import ConfigError
+    from microexpr.models import get_model_cfg
+
+    with pytest.raises(ConfigError, match=r"widths=\[8, 8, 8, 8\] must have 2 entries"):
+        get_model_cfg("dual_inception", widths=[8, 8, 8, 8])
+    assert get_model_cfg("dual_inception", widths=[8, 8])["input_size"] == (2, 28, 28)

@@ -4,10 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from microexpr.errors import ConfigError
 from microexpr.models import create_model, get_model_cfg, list_models
 from microexpr.training.stacking import stack_models
-
-from microexpr.errors import ConfigError
 
 # Small versions of each model, so that every registered model is tested fast:
 # the first of these option sets that the model's registry entry accepts.

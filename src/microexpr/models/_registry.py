@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+import typing
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -286,7 +287,10 @@ def check_options(
         Naming the first bad option.
     """
     o = bind_options(cls, options)
+    lengths = _fixed_tuple_lengths(cls)
     for name, value in o.items():
+        if name in lengths and isinstance(value, tuple) and len(value) != lengths[name]:
+            raise ConfigError(f"option {name}={list(value)!r} must have {lengths[name]} entries")
         if isinstance(value, int) and not isinstance(value, bool):
             check_option_min(name, value, 1)
         elif isinstance(value, tuple) and all(isinstance(v, int) for v in value):
@@ -303,6 +307,20 @@ def check_options(
                 f"option input_size={o['input_size']} must be a multiple of {size_multiple}"
             )
     return o
+
+
+def _fixed_tuple_lengths(cls: type) -> dict[str, int]:
+    """Options annotated as fixed-length tuples (``tuple[int, int]``): name -> length."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check
+        return {}
+    out = {}
+    for name, hint in hints.items():
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is tuple and args and Ellipsis not in args:
+            out[name] = len(args)
+    return out
 
 
 # ------------------------------------------------------------------ ModelSpec

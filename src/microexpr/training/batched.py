@@ -43,8 +43,8 @@ from microexpr.training.stacking import StackedNet, stack_models, supports_stack
 from microexpr.training.trainer import TrainSettings, _batch_bounds
 
 __all__ = [
-    "STACK_MAX_FLOPS",
-    "STACK_MAX_PARAMS",
+    "STACK_MAX_CONV_OUTPUTS",
+    "conv_outputs_per_clip",
     "fit_stacked",
     "fold_memory",
     "stack_chunk_size",
@@ -52,16 +52,15 @@ __all__ = [
     "supports_stacking",
 ]
 
-#: On the CPU, stack only models with at most this many parameters: above it
-#: a training step is bound by reading weights and Adam state, which
-#: stacking does not reduce (Off-ApexNet, Dual-Inception and MACNN measured
-#: 0.4-0.5x stacked; benchmarks/results/stacked_training.md).
-STACK_MAX_PARAMS = 200_000
-#: ... and a step of at most this many forward FLOPs per member (batch size
-#: x FLOPs per clip): above it a step is bound by the arithmetic, which
-#: stacking does not reduce either, and grouped convolutions run it slower
-#: (STSTNet at batch 256, 1.2e8 FLOPs a step, measured 0.4-0.7x stacked).
-STACK_MAX_FLOPS = 5e7
+#: On the CPU, stack a model's folds when a training step of one fold writes
+#: at most this many convolution outputs (batch size x convolution output
+#: elements per clip). Measured on the MEGC2019 flows, one thread
+#: (benchmarks/results/stacked_training.md): stacked over sequential 1.57x for
+#: Off-ApexNet at batch 64 (1.0e6 outputs a step) and 1.29x for
+#: Dual-Inception at batch 3, but 0.35x for STSTNet at batch 256 (3.7e6):
+#: oneDNN's grouped convolutions on large maps cost more than the per-call
+#: overhead that stacking saves.
+STACK_MAX_CONV_OUTPUTS = 2e6
 
 
 class _StackedAdam:
@@ -213,9 +212,7 @@ def fit_stacked(
     stacked = stack_models(models).to(device).train()
     x, y = inputs.to(device), labels.to(device)
     params = list(stacked.parameters())
-    optimizer = _StackedAdam(
-        params, n_members, lr=settings.lr, weight_decay=settings.weight_decay
-    )
+    optimizer = _StackedAdam(params, n_members, lr=settings.lr, weight_decay=settings.weight_decay)
     shufflers = [torch.Generator().manual_seed(int(s)) for s in seeds]
     state = torch.get_rng_state()
     droppers = []
@@ -245,12 +242,13 @@ def fit_stacked(
     last_save = time.monotonic()
     criterion = nn.CrossEntropyLoss(reduction="none")
     for epoch in range(start_epoch, settings.epochs):
-        orders = [train[f][torch.randperm(len(train[f]), generator=shufflers[f])] for f in range(n_members)]
+        orders = [
+            train[f][torch.randperm(len(train[f]), generator=shufflers[f])]
+            for f in range(n_members)
+        ]
         totals = torch.zeros(n_members, dtype=torch.float64)
         for step in range(n_steps):
-            counts = [
-                (b[step][1] - b[step][0]) if step < len(b) else 0 for b in bounds
-            ]
+            counts = [(b[step][1] - b[step][0]) if step < len(b) else 0 for b in bounds]
             batch = max(counts)
             rows = torch.empty((batch, n_members), dtype=torch.long)
             for f, count in enumerate(counts):
@@ -322,26 +320,45 @@ def _load(path: Path) -> dict | None:
         return None
 
 
+def conv_outputs_per_clip(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """Elements written by ``model``'s convolutions for one clip of ``input_shape``."""
+    total = 0
+
+    def count(_m: nn.Module, _i: object, out: torch.Tensor) -> None:
+        nonlocal total
+        total += out[0].numel()
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *input_shape)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return total
+
+
 def stacks_folds(settings: TrainSettings, model: nn.Module, input_shape: Sequence[int]) -> bool:
     """Whether the folds of ``model`` are trained stacked under ``settings``.
 
     ``fold_batching: always`` stacks whenever the model can be stacked
     exactly, ``never`` never; ``auto`` stacks on a GPU, and on the CPU where
-    it measured faster: small models (:data:`STACK_MAX_PARAMS`) with small
-    steps (:data:`STACK_MAX_FLOPS`), whose training time is the per-call
-    overhead of small operators, paid once per fold when trained alone. The
-    rule depends only on the model and the settings, never on timing, so
-    every executor and every resumed run takes the same path.
+    it measured faster: when a step of one fold writes at most
+    :data:`STACK_MAX_CONV_OUTPUTS` convolution outputs, so that its time is
+    the per-call overhead of small operators (paid once per fold when folds
+    are trained alone) rather than the convolutions themselves. The rule
+    depends only on the model and the settings, never on timing, so every
+    executor and every resumed run takes the same path.
     """
     if not settings.batches_folds() or not supports_stacking(model):
         return False
     if settings.fold_batching == "always" or torch.device(settings.device).type != "cpu":
         return True
-    from microexpr.models.complexity import profile_model
-
-    params = sum(p.numel() for p in model.parameters())
-    flops = profile_model(model, tuple(input_shape)).flops * settings.batch_size
-    return params <= STACK_MAX_PARAMS and flops <= STACK_MAX_FLOPS
+    outputs = conv_outputs_per_clip(model, input_shape) * settings.batch_size
+    return outputs <= STACK_MAX_CONV_OUTPUTS
 
 
 def fold_memory(model: nn.Module, input_shape: Sequence[int], batch_size: int) -> int:
@@ -382,7 +399,10 @@ def available_memory() -> int:
         pass
     for limit_file, usage_file in [
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
     ]:
         try:
             limit = Path(limit_file).read_text().strip()

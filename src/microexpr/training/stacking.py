@@ -280,8 +280,11 @@ class StackedNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map batch-major rows (B*F, ...) to outputs (B*F, ...)."""
         if x.shape[0] != self._rows.batch * self.n_members:
-            self._rows.set([x.shape[0] // self.n_members] * self.n_members,
-                           x.shape[0] // self.n_members, x.device)
+            self._rows.set(
+                [x.shape[0] // self.n_members] * self.n_members,
+                x.shape[0] // self.n_members,
+                x.device,
+            )
         return self.net(x)
 
     def unstack_into(self, models: Sequence[nn.Module]) -> None:
