@@ -231,3 +231,20 @@ def test_unstackable_layers_run_one_fold_a_unit():
     assert supports_stacking(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Dropout2d(0.5))) is False
     with pytest.raises(UnsupportedModelError, match="PReLU holds parameters"):
         stack_models([nn.Sequential(nn.Linear(2, 2), nn.PReLU())])
+
+
+def test_stacked_records_the_same_test_curve():
+    # the per-epoch held-out classes (the test-picked column's only input) are
+    # recorded by the stacked path as by the one-fold loop, without changing training
+    data = _uneven_data("atscnn", {"input_size": 32, "head": [16]}, batch_size=8, epochs=3)
+    curved = replace(data, settings=replace(data.settings, record_test_curve=True))
+    jobs = make_jobs(data.variants, data.folds, [0])
+    sequential = [run_fold(job, curved) for job in jobs]
+    stacked = run_folds_stacked(jobs, curved, threads=1)
+    plain = run_folds_stacked(jobs, data, threads=1)
+    _assert_equivalent(stacked, sequential)
+    for s, b, p in zip(sequential, stacked, plain, strict=True):
+        assert len(b.test_curve) == 3 and b.test_curve[-1] == b.y_pred
+        assert b.test_curve == s.test_curve
+        assert (b.y_pred, b.proba, b.losses) == (p.y_pred, p.proba, p.losses)
+        assert p.test_curve == []

@@ -57,9 +57,11 @@ def test_settings_are_checked_with_config_errors(options, message):
         TrainSettings(**options)
 
 
-def test_fold_batching_auto_batches_on_cuda_only_and_never_with_curves():
-    assert not TrainSettings(device="cpu").batches_folds()
+def test_fold_batching_never_and_loss_curves_keep_one_fold_a_unit():
+    # auto and always may stack (the model decides: batched.stacks_folds), never does not
+    assert TrainSettings(device="cpu").batches_folds()
     assert TrainSettings(device="cuda").batches_folds()
+    assert not TrainSettings(device="cpu", fold_batching="never").batches_folds()
     assert TrainSettings(device="cpu", fold_batching="always").batches_folds()
     assert not TrainSettings(device="cuda", fold_batching="never").batches_folds()
     assert not TrainSettings(device="cuda", fold_batching="always", eval_every=5).batches_folds()

@@ -47,6 +47,7 @@ __all__ = [
     "conv_outputs_per_clip",
     "fit_stacked",
     "fold_memory",
+    "predict_stacked",
     "stack_chunk_size",
     "stacks_folds",
     "supports_stacking",
@@ -170,6 +171,7 @@ def fit_stacked(
     checkpoint: str | Path | None = None,
     checkpoint_seconds: float = 60.0,
     on_epoch: Callable[[int, StackedNet, list[float]], None] | None = None,
+    extra_state: list | None = None,
 ) -> list[list[float]]:
     """Train ``models`` in place, member f on ``inputs[train_indices[f]]``.
 
@@ -195,6 +197,9 @@ def fit_stacked(
         ``checkpoint_seconds`` and after the last epoch.
     on_epoch : callable, optional
         ``on_epoch(epoch, stacked_net, mean_losses)`` after each epoch.
+    extra_state : list, optional
+        The caller's per-epoch records (e.g. what ``on_epoch`` appends to):
+        saved with each checkpoint and restored in place on resume.
 
     Returns
     -------
@@ -238,6 +243,8 @@ def fit_stacked(
             for gen, st in zip(droppers, saved["droppers"], strict=True):
                 gen.set_state(st)
             losses = saved["losses"]
+            if extra_state is not None:
+                extra_state[:] = saved.get("extra", [])
             start_epoch = int(saved["epoch"]) + 1
     last_save = time.monotonic()
     criterion = nn.CrossEntropyLoss(reduction="none")
@@ -282,10 +289,36 @@ def fit_stacked(
             stacked.train()
         last = epoch == settings.epochs - 1
         if path is not None and (last or time.monotonic() - last_save >= checkpoint_seconds):
-            _save(path, key, epoch, stacked, optimizer, shufflers, droppers, losses)
+            _save(path, key, epoch, stacked, optimizer, shufflers, droppers, losses, extra_state)
             last_save = time.monotonic()
     stacked.unstack_into(models)
     return losses
+
+
+@torch.no_grad()
+def predict_stacked(
+    stacked: StackedNet, inputs: torch.Tensor, indices: Sequence[Sequence[int]]
+) -> list[np.ndarray]:
+    """Class probabilities of member f on ``inputs[indices[f]]``, in eval mode.
+
+    The members' clip lists may differ in length (shorter ones are padded
+    with copies of their own first clip); eval mode draws no random numbers
+    and updates no statistics, so training is unchanged by the call.
+    """
+    stacked.eval()
+    n_f = stacked.n_members
+    longest = max(len(i) for i in indices)
+    if longest == 0:
+        return [np.zeros((0, 0), dtype=np.float32) for _ in indices]
+    rows = torch.zeros((longest, n_f), dtype=torch.long)
+    for f, idx in enumerate(indices):
+        if len(idx):
+            rows[: len(idx), f] = torch.as_tensor(list(idx))
+            rows[len(idx) :, f] = int(idx[0])
+    device = next(stacked.parameters()).device
+    logits = stacked(inputs[rows.view(-1).to(inputs.device)].to(device))
+    proba = torch.softmax(logits.float(), dim=1).view(longest, n_f, -1).cpu().numpy()
+    return [proba[: len(idx), f] for f, idx in enumerate(indices)]
 
 
 def _save(
@@ -297,6 +330,7 @@ def _save(
     shufflers: Sequence[torch.Generator],
     droppers: Sequence[torch.Generator],
     losses: list[list[float]],
+    extra: list | None,
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(
@@ -309,6 +343,7 @@ def _save(
             "shufflers": [g.get_state() for g in shufflers],
             "droppers": [g.get_state() for g in droppers],
             "losses": losses,
+            "extra": extra if extra is not None else [],
         },
     )
 

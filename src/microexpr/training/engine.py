@@ -264,7 +264,7 @@ def run_folds_stacked(
     stacked state is checkpointed under ``data.checkpoint_dir`` (when set),
     so a killed unit resumes from its last checkpoint.
     """
-    from microexpr.training.batched import fit_stacked
+    from microexpr.training.batched import fit_stacked, predict_stacked
 
     if len({job.variant for job in jobs}) != 1:
         raise ValueError("stacked folds must all belong to one variant")
@@ -284,6 +284,15 @@ def run_folds_stacked(
     if data.checkpoint_dir is not None:
         name = f"{jobs[0].variant}_{settings_key([j.name for j in jobs])}.pt"
         checkpoint = Path(data.checkpoint_dir) / name
+    tests = [list(data.folds[job.fold].test_indices) for job in jobs]
+    curves: list[list[list[int]]] = [[] for _ in jobs]
+
+    def record_curve(_epoch: int, net: torch.nn.Module, _losses: list[float]) -> None:
+        # TrainSettings.record_test_curve: the held-out classes after every epoch,
+        # for the test-picked figure only (evaluation.inflation); never used to train
+        for f, p in enumerate(predict_stacked(net, x, tests)):
+            curves[f].append(p.argmax(axis=1).tolist())
+
     losses = fit_stacked(
         models,
         x,
@@ -294,10 +303,12 @@ def run_folds_stacked(
         rng_states=rng_states,
         checkpoint=checkpoint,
         checkpoint_seconds=data.checkpoint_seconds,
+        on_epoch=record_curve if data.settings.record_test_curve else None,
+        extra_state=curves,
     )
     seconds = (time.perf_counter() - start) / len(jobs)
     results = []
-    for job, model, fold_losses in zip(jobs, models, losses, strict=True):
+    for job, model, fold_losses, curve in zip(jobs, models, losses, curves, strict=True):
         fold = data.folds[job.fold]
         test = list(fold.test_indices)
         proba = predict_proba(model, x[test], device=data.settings.device)
@@ -313,6 +324,7 @@ def run_folds_stacked(
                 proba=np.round(proba.astype(np.float64), 6).tolist(),
                 losses=[round(v, 6) for v in fold_losses],
                 seconds=round(seconds, 3),
+                test_curve=curve,
             )
         )
     if checkpoint is not None:

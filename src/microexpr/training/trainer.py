@@ -90,8 +90,8 @@ class TrainSettings:
 
     def batches_folds(self) -> bool:
         """Whether folds may be stacked at all (the model decides the rest: ``stacks_folds``)."""
-        if self.eval_every or self.record_test_curve:
-            return False  # held-out curves are recorded by the one-fold loop only
+        if self.eval_every:
+            return False  # held-out loss curves are recorded by the one-fold loop only
         return self.fold_batching != "never"
 
 
