@@ -183,3 +183,28 @@ def test_spot_interrupted_keeps_the_videos_done(tmp_path, monkeypatch):
     assert (
         "**Partial: 1 of 2 videos spotted so far.**" in (tmp_path / "out" / "report.md").read_text()
     )
+
+
+def test_spot_check_lists_the_copy_without_spotting(tmp_path):
+    root = make_samm_lv(tmp_path / "samm")
+    result = CliRunner().invoke(
+        app,
+        [
+            "spot",
+            "--dataset",
+            "samm_lv",
+            "--root",
+            str(root),
+            "--out",
+            str(tmp_path / "o"),
+            "--check",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].endswith(
+        "2 videos with frames, 3 micro and 1 macro intervals usable; "
+        "5 sheet rows skipped, 1 kept with a remark"
+    )
+    assert lines[0].startswith("[offset missing] samm_lv/006/006_1/006_1_3:")
+    assert len(lines) == 7 and not (tmp_path / "o").exists()

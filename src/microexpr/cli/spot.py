@@ -41,6 +41,14 @@ def spot(
     min_face: Annotated[
         int, typer.Option(help="Narrowest face analysed, in pixels (smaller: no face).")
     ] = 48,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only read the sheet and the folders: print the videos, intervals and every "
+            "bad row, spot nothing.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per video.")] = False,
 ) -> None:
     """Spot micro- and macro-expressions over every long video of CAS(ME)^2 or SAMM Long Videos.
@@ -53,8 +61,23 @@ def spot(
     macro predictions the movements it rejects as not micro-expressions. Writes report.md,
     metrics.json, per_video.csv and intervals.csv to --out: F1, precision
     and recall for micro, macro and overall intervals, pooled over videos
-    and per video.
+    and per video. --check reads the copy and lists its problems without
+    spotting (a long run's first step).
     """
+    if check:
+        from microexpr.data import load_long_videos
+
+        data = load_long_videos(dataset, root, sheet=sheet)
+        counts = data.counts()
+        skipped = sum(1 for i in data.issues if i.reason.endswith("skipped"))
+        for issue in data.issues:
+            typer.echo(f"[{issue.kind}] {issue.key}: {issue.reason}")
+        typer.echo(
+            f"{data.title} at {root}: {counts['videos']} videos with frames, "
+            f"{counts['micro']} micro and {counts['macro']} macro intervals usable; "
+            f"{skipped} sheet rows skipped, {len(data.issues) - skipped} kept with a remark"
+        )
+        return
     from microexpr.inference.spot_dataset import spot_long_videos
 
     run = spot_long_videos(
