@@ -31,10 +31,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 from skimage import data
 
 from microexpr import __version__
+from microexpr._markdown import markdown_table
 from microexpr.inference import predict, save_checkpoint
 from microexpr.models import create_model
 from microexpr.preprocess.face import LandmarkDetector
@@ -202,18 +204,43 @@ def main() -> None:
         "decode + face tracking + alignment/flow only; 'figures' is one panel per candidate "
         "plus the motion plot.",
         "",
-        "| frames | seconds | fps | spotting fps | decode | face | align+flow | classify | "
-        "figures | peak RSS (MiB) | injected | found (apex +-2 frames) | other candidates |",
-        "|" + " ---: |" * 13,
     ]
+    table = []
     for r in rows:
         found = sum(any(abs(a - b) <= 2 for b in r["spotted"]) for a in r["injected"])
-        lines.append(
-            f"| {r['frames']} | {r['wall']:.2f} | {r['fps']:.1f} | {r['spot_fps']:.1f} | "
-            f"{r['decode']:.2f} | {r['face']:.2f} | {r['motion']:.2f} | {r['classify']:.2f} | "
-            f"{r['figures']:.2f} | {r['rss']:.0f} | {len(r['injected'])} | {found} | "
-            f"{len(r['spotted']) - found} |"
+        table.append(
+            (
+                r["frames"],
+                f"{r['wall']:.2f}",
+                f"{r['fps']:.1f}",
+                f"{r['spot_fps']:.1f}",
+                f"{r['decode']:.2f}",
+                f"{r['face']:.2f}",
+                f"{r['motion']:.2f}",
+                f"{r['classify']:.2f}",
+                f"{r['figures']:.2f}",
+                f"{r['rss']:.0f}",
+                len(r["injected"]),
+                found,
+                len(r["spotted"]) - found,
+            )
         )
+    columns = [
+        "frames",
+        "seconds",
+        "fps",
+        "spotting fps",
+        "decode",
+        "face",
+        "align+flow",
+        "classify",
+        "figures",
+        "peak RSS (MiB)",
+        "injected",
+        "found (apex +-2 frames)",
+        "other candidates",
+    ]
+    lines.append(markdown_table(pd.DataFrame(table, columns=columns)).rstrip("\n"))
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

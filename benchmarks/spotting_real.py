@@ -57,8 +57,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from microexpr import __version__
+from microexpr._markdown import markdown_table
 from microexpr.evaluation.spotting_metrics import (
     SpottingCounts,
     pooled_spotting_counts,
@@ -455,28 +457,59 @@ def _write(args, settings, rows, pooled, checks, total, fps, load_before, clips)
         "",
         "## Injection check (flow between clean and injected apex frames, 128-px aligned face)",
         "",
-        "| amplitude (px) | events | measured / requested, median | 10th-90th percentile |",
-        "| ---: | ---: | ---: | ---: |",
     ]
+    check_rows = []
     for a, ratios in checks.items():
         if ratios:
             lo, med, hi = np.percentile(ratios, [10, 50, 90])
-            lines.append(f"| {a:g} | {len(ratios)} | {med:.2f} | {lo:.2f}-{hi:.2f} |")
+            check_rows.append((f"{a:g}", len(ratios), f"{med:.2f}", f"{lo:.2f}-{hi:.2f}"))
+    lines.append(
+        _table(
+            check_rows,
+            ["amplitude (px)", "events", "measured / requested, median", "10th-90th percentile"],
+        )
+    )
     lines += [
         "",
         "## Pooled over videos and seeds (MEGC rule: hit at temporal IoU >= 0.5)",
         "",
-        "| spotter | set | events | TP | FP | FN | precision | recall | F1 | false alarms / min |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     new_f1 = {}
+    pooled_rows = []
     for (label, key), counts in pooled.items():
         c = pooled_spotting_counts(counts)
         new_f1.setdefault(key, {})[label] = c.f1()
-        lines.append(
-            f"| {label} | {key} | {c.n_true} | {c.tp} | {c.fp} | {c.fn} | {_fmt(c.precision())} | "
-            f"{_fmt(c.recall())} | {_fmt(c.f1())} | {_fmt(c.false_alarms_per_minute())} |"
+        pooled_rows.append(
+            (
+                label,
+                key,
+                c.n_true,
+                c.tp,
+                c.fp,
+                c.fn,
+                _fmt(c.precision()),
+                _fmt(c.recall()),
+                _fmt(c.f1()),
+                _fmt(c.false_alarms_per_minute()),
+            )
         )
+    lines.append(
+        _table(
+            pooled_rows,
+            [
+                "spotter",
+                "set",
+                "events",
+                "TP",
+                "FP",
+                "FN",
+                "precision",
+                "recall",
+                "F1",
+                "false alarms / min",
+            ],
+        )
+    )
     lines += [
         "",
         "Clean rows: the untouched videos (every candidate is a false alarm). Injected rows: the "
@@ -484,17 +517,36 @@ def _write(args, settings, rows, pooled, checks, total, fps, load_before, clips)
         "",
         "## Per video, amplitude and seed",
         "",
-        "| spotter | video | amplitude (px) | seed | events | TP | FP | FN | precision | recall "
-        "| F1 | false alarms / min |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for r in rows:
-        keys = ("spotter", "video", "amplitude_px", "seed", "events", "tp", "fp", "fn")
-        keys += ("precision", "recall", "f1", "false_alarms_per_minute")
-        lines.append("| " + " | ".join(_fmt(r[k]) for k in keys) + " |")
+    keys = ("spotter", "video", "amplitude_px", "seed", "events", "tp", "fp", "fn")
+    keys += ("precision", "recall", "f1", "false_alarms_per_minute")
+    lines.append(
+        _table(
+            [tuple(_fmt(r[k]) for k in keys) for r in rows],
+            [
+                "spotter",
+                "video",
+                "amplitude (px)",
+                "seed",
+                "events",
+                "TP",
+                "FP",
+                "FN",
+                "precision",
+                "recall",
+                "F1",
+                "false alarms / min",
+            ],
+        )
+    )
     text = "\n".join(lines) + "\n"
     stem.with_suffix(".md").write_text(text)
     print(text)
+
+
+def _table(rows: list[tuple], columns: list[str]) -> str:
+    """Rows as a Markdown table through the project's one table writer."""
+    return markdown_table(pd.DataFrame(rows, columns=columns)).rstrip("\n")
 
 
 if __name__ == "__main__":
