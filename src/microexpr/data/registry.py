@@ -81,19 +81,7 @@ def open_dataset(name: str, root: str | Path, options: Mapping[str, Any]) -> Cli
     """
     if name not in _DATASETS:
         raise unknown_name("dataset", name, list_datasets())
-    reader = _DATASETS[name]
-    options = {k: v for k, v in options.items() if v is not None}
-    accepted = [
-        p.name
-        for p in inspect.signature(reader).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    stray = sorted(set(options) - set(accepted))
-    if stray:
-        raise ConfigError(
-            f"dataset {name!r}: unknown options {stray}; accepted: {', '.join(accepted) or 'none'}"
-        )
-    return reader(root, **options)
+    return _call_reader("dataset", name, _DATASETS[name], root, options)
 
 
 def load_dataset(
@@ -178,7 +166,11 @@ def load_long_videos(name: str, root: str | Path, **options: Any) -> LongVideoDa
     """
     if name not in _LONG_VIDEO_DATASETS:
         raise unknown_name("long-video dataset", name, list_long_video_datasets())
-    reader = _LONG_VIDEO_DATASETS[name]
+    return _call_reader("long-video dataset", name, _LONG_VIDEO_DATASETS[name], root, options)
+
+
+def _call_reader(kind: str, name: str, reader: Callable[..., Any], root: Any, options: dict) -> Any:
+    """Call a registered reader with the options it accepts (None means unset), or say which not."""
     options = {k: v for k, v in options.items() if v is not None}
     accepted = [
         p.name
@@ -188,7 +180,6 @@ def load_long_videos(name: str, root: str | Path, **options: Any) -> LongVideoDa
     stray = sorted(set(options) - set(accepted))
     if stray:
         raise ConfigError(
-            f"long-video dataset {name!r}: unknown options {stray}; "
-            f"accepted: {', '.join(accepted) or 'none'}"
+            f"{kind} {name!r}: unknown options {stray}; accepted: {', '.join(accepted) or 'none'}"
         )
     return reader(root, **options)
