@@ -134,21 +134,7 @@ def _worksheets(path: Path) -> list[tuple[str, list[tuple[object, ...]]]]:
         except (UnicodeDecodeError, csv.Error) as exc:
             raise AnnotationError(f"{path}: not a readable CSV file ({exc})") from exc
     if suffix == ".xls":
-        try:
-            import pandas as pd
-
-            frames = pd.read_excel(path, header=None, sheet_name=None, dtype=object)
-        except ImportError as exc:
-            raise AnnotationError(
-                f"{path}: reading .xls sheets needs the xlrd package "
-                "(pip install xlrd), or save the sheet as .xlsx"
-            ) from exc
-        except Exception as exc:  # noqa: BLE001 - any parser failure means the same to the user
-            raise AnnotationError(f"{path}: not a readable spreadsheet ({exc})") from exc
-        return [
-            (str(name), [tuple(None if v != v else v for v in row) for row in df.to_numpy()])
-            for name, df in frames.items()
-        ]
+        return read_workbook(path)
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -237,8 +223,9 @@ def read_workbook(path: str | Path) -> list[tuple[str, list[tuple[object, ...]]]
         else:
             frames = pd.read_excel(path, header=None, sheet_name=None, dtype=object)
     except ImportError as exc:
+        need = "the xlrd package (pip install xlrd)" if path.suffix.lower() == ".xls" else str(exc)
         raise AnnotationError(
-            f"{path}: reading this sheet needs an extra package ({exc}); save it as .xlsx"
+            f"{path}: reading {path.suffix.lower()} sheets needs {need}, or save the sheet as .xlsx"
         ) from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure means the same to the user
         raise AnnotationError(f"{path}: not a readable spreadsheet ({exc})") from exc
