@@ -9,6 +9,7 @@ from microexpr.errors import ConfigError
 from microexpr.training.trainer import (
     TrainSettings,
     _batch_bounds,
+    channels_last_on_cpu,
     check_device,
     fit,
     predict_proba,
@@ -156,6 +157,34 @@ def test_cpu_layout_leaves_no_hooks_and_does_not_change_outputs():
     assert not conv._forward_hooks
     with torch.no_grad():
         np.testing.assert_allclose(model(x).numpy(), before.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_can_keep_the_plain_cpu_layout_with_the_same_training():
+    from microexpr.models import create_model
+
+    assert channels_last_on_cpu(create_model("atscnn", input_size=28))
+    plain = create_model("ststnet")
+    assert not channels_last_on_cpu(plain)
+    forced = create_model("ststnet")
+    forced.load_state_dict(plain.state_dict())
+    forced.default_cfg = {**forced.default_cfg, "cpu_channels_last": True}
+    x = torch.rand(12, 3, 28, 28) * 255
+    y = torch.tensor([0, 1, 2] * 4)
+    settings = TrainSettings(epochs=2, batch_size=4, lr=1e-3)
+    seen = []
+    hook = plain.conv1.register_forward_pre_hook(
+        lambda m, _i: seen.append(m.weight.is_contiguous())
+    )
+    torch.manual_seed(0)  # the dropout draws
+    losses_plain = fit(plain, x, y, settings, seed=0)
+    hook.remove()
+    assert seen and all(seen)  # never switched to channels-last
+    torch.manual_seed(0)
+    losses_forced = fit(forced, x, y, settings, seed=0)
+    np.testing.assert_allclose(losses_plain, losses_forced, rtol=1e-4)
+    np.testing.assert_allclose(
+        predict_proba(plain, x), predict_proba(forced, x), rtol=1e-3, atol=1e-4
+    )
 
 
 def test_seed_everything_seeds_torch_and_numpy():

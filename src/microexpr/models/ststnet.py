@@ -108,6 +108,9 @@ class STSTNet(nn.Module):
             "paper": PAPER,
             "training": dict(TRAINING),
             "input_range": "0..255 (8-bit flow image, cv2.imread channel order)",
+            # measured 1.3-1.5x faster per CPU training step in the plain layout than with
+            # channels-last weights (benchmarks/ststnet_step_alternatives.py)
+            "cpu_channels_last": False,
         }
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,14 @@ from torch import nn
 from microexpr._validation import check_choice, check_positive_float, check_positive_int
 from microexpr.errors import ConfigError
 
-__all__ = ["TrainSettings", "check_device", "fit", "predict_proba", "seed_everything"]
+__all__ = [
+    "TrainSettings",
+    "channels_last_on_cpu",
+    "check_device",
+    "fit",
+    "predict_proba",
+    "seed_everything",
+]
 
 
 @dataclass(frozen=True)
@@ -210,9 +217,12 @@ def _fast_cpu_layout(model: nn.Module, device: torch.device) -> Iterator[None]:
     pooling and SELU run slower on channels-last maps with 3 to 16 channels;
     making each convolution's output contiguous again gets both (about 30%
     less time per epoch than either layout alone). Only the memory layout
-    changes, not what is computed.
+    changes, not what is computed. A model that measured slower this way
+    declares ``cpu_channels_last: False`` in its ``default_cfg`` and keeps
+    the plain layout (STSTNet: 1.3-1.5x faster without it,
+    ``benchmarks/ststnet_step_alternatives.py``).
     """
-    if device.type != "cpu":
+    if device.type != "cpu" or not channels_last_on_cpu(model):
         yield
         return
     hooks = []
@@ -225,6 +235,15 @@ def _fast_cpu_layout(model: nn.Module, device: torch.device) -> Iterator[None]:
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def channels_last_on_cpu(model: nn.Module) -> bool:
+    """Whether CPU training and prediction give ``model``'s convolutions channels-last weights.
+
+    True unless the model's ``default_cfg`` says ``cpu_channels_last: False``.
+    """
+    cfg = getattr(model, "default_cfg", None) or {}
+    return bool(cfg.get("cpu_channels_last", True))
 
 
 def _contiguous_output(_module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
