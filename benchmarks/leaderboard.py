@@ -68,6 +68,7 @@ from microexpr.data.flow_images import (
     read_flow_image,
 )
 from microexpr.errors import MicroexprError
+from microexpr.evaluation.ensemble import average_probabilities
 from microexpr.evaluation.inflation import TEST_PICKED_LABEL, has_test_curves, picked_predictions
 from microexpr.evaluation.metrics import pooled_scores
 from microexpr.experiment import run_loso
@@ -291,7 +292,12 @@ def _copy_predictions(folder: Path, results: Path) -> Path:
 
 
 def collect(out: Path, results: Path, configs: Path = CONFIGS) -> pd.DataFrame:
-    """One row per finished run under ``out``, its predictions copied to ``results``."""
+    """One row per finished run under ``out``, its predictions copied to ``results``.
+
+    Runs already in ``results/leaderboard.csv`` whose folder is not under
+    ``out`` (made on another machine, or whose run folder was removed) keep
+    their row, its figures recomputed from their copied predictions.
+    """
     rows = []
     for record_file in sorted(out.glob(f"*/{RUN_FILE}")):
         record = json.loads(record_file.read_text())
@@ -322,7 +328,17 @@ def collect(out: Path, results: Path, configs: Path = CONFIGS) -> pd.DataFrame:
                 "protocol_source": protocol_source(config_file) if config_file.is_file() else "",
             }
         )
-    return pd.DataFrame(rows)
+    seen = {row["run"] for row in rows}
+    table = results / "leaderboard.csv"
+    if table.is_file():
+        old = pd.read_csv(table, dtype={"shortened": str, "wall_note": str})
+        old[["shortened", "wall_note"]] = old[["shortened", "wall_note"]].fillna("")
+        for row in old.to_dict("records"):
+            dest = results / "leaderboard" / str(row["run"])
+            if row["run"] not in seen and (dest / "predictions.csv").is_file():
+                rows.append({**row, **score_run_folder(dest)})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("run", kind="stable").reset_index(drop=True) if len(frame) else frame
 
 
 def _pm(values: pd.Series) -> str:
@@ -393,6 +409,55 @@ def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
     if "load average" in table:
         table["load average"] = [f"{v:.1f}" if pd.notna(v) else "" for v in table["load average"]]
     return table
+
+
+def ensemble_table(runs: pd.DataFrame, results: Path) -> pd.DataFrame:
+    """Soft-vote ensembles of finished runs, by fixed rules (nothing selected).
+
+    - per entry, image set and epoch count with two or more seeds: all its seeds;
+    - per image set, when two or more entries ran their full protocol on it:
+      every full-protocol (not SHORTENED) run of every entry.
+
+    Probabilities are averaged with equal weights
+    (:func:`microexpr.evaluation.ensemble.average_probabilities`), read from
+    the copied ``results/leaderboard/<run>/predictions.csv``, so every figure
+    is recomputable from the committed files.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(label: str, rule: str, members: pd.DataFrame) -> None:
+        frames = [
+            pd.read_csv(
+                results / "leaderboard" / run / "predictions.csv",
+                dtype={"subject": str, "fold": str},
+            )
+            for run in members["run"]
+        ]
+        ens = average_probabilities(frames, names=list(members["run"]))
+        s = pooled_scores(ens["label"], ens["prediction"], labels=LABELS)
+        row = {"ensemble": label, "rule": rule, "members": len(frames)}
+        row.update(UF1=s["uf1"], UAR=s["uar"])
+        row["best member UF1"] = float(members["uf1"].max())
+        row["mean member UF1"] = float(members["uf1"].mean())
+        for key, part in _score_by_dataset(ens).items():
+            row[f"{DATASETS[key]} UF1"] = part["uf1"]
+        row["runs"] = ", ".join(members["run"])
+        rows.append(row)
+
+    if not len(runs):
+        return pd.DataFrame(rows)
+    for (entry, images, epochs), g in runs.groupby(["entry", "images", "epochs"], sort=False):
+        if len(g) >= 2:
+            tag = " SHORTENED" if g.iloc[0]["shortened"] else ""
+            add(f"{entry} x{len(g)} seeds ({images}, {epochs} epochs{tag})", "all seeds", g)
+    for images, g in runs[runs["shortened"] == ""].groupby("images", sort=False):
+        if g["entry"].nunique() >= 2:
+            add(
+                f"every full-protocol run ({images})",
+                "all entries, all seeds",
+                g,
+            )
+    return pd.DataFrame(rows)
 
 
 def loso_test_identity(root: Path) -> dict[str, Any]:
@@ -501,6 +566,22 @@ def write_outputs(
     if len(runs):
         lines += [markdown_table(summary_table(runs)), ""]
         lines += ["## Every run", "", markdown_table(per_run_table(runs), floatfmt=".4f"), ""]
+        ensembles = ensemble_table(runs, results)
+        ensembles.to_csv(results / "leaderboard_ensembles.csv", index=False)
+        if len(ensembles):
+            lines += [
+                "## Ensembles (fixed rules, nothing selected)",
+                "",
+                "Each clip's class probabilities averaged with equal weights over the "
+                "members, the highest mean predicted. The rules were fixed before any "
+                "score was seen and have no parameter: all seeds of one entry; all "
+                "full-protocol runs of all entries on one image set. No member, weight or "
+                "epoch is chosen, so no figure of a test subject reaches a choice "
+                "(`microexpr.evaluation.ensemble`). Also in `leaderboard_ensembles.csv`.",
+                "",
+                markdown_table(ensembles, floatfmt=".4f"),
+                "",
+            ]
         lines += ["## Protocols (from each config)", ""]
         for entry, g in runs.groupby("entry", sort=False):
             first = g.iloc[0]

@@ -90,7 +90,13 @@ class _FusedStreams(torch.autograd.Function):
         dgamma = (g_out * xhat).sum((0, 2, 3))
         g = torch.ops.aten.max_pool2d_with_indices_backward(
             g_out.contiguous(memory_format=torch.channels_last),
-            z, [3, 3], [3, 3], [1, 1], [1, 1], False, idx,
+            z,
+            [3, 3],
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            False,
+            idx,
         )
         g2 = g.permute(0, 2, 3, 1).reshape(-1, c)
         z2 = z.permute(0, 2, 3, 1).reshape(-1, c)
@@ -177,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     ref = None
     rows = {}
     for name, (m, forward, layout) in models.items():
-        ctx = _fast_cpu_layout(m, torch.device("cpu")) if layout in ("trainer", "forced", "compile") else None
+        ctx = (
+            _fast_cpu_layout(m, torch.device("cpu"))
+            if layout in ("trainer", "forced", "compile")
+            else None
+        )
         if ctx:
             ctx.__enter__()
         grads = _grads(m, forward, x, y) if layout != "compile" else None
@@ -185,8 +195,12 @@ def main(argv: list[str] | None = None) -> int:
             ctx.__exit__(None, None, None)
         if ref is None:
             ref = grads
-        diff = "" if grads is None else max(
-            float((grads[k] - ref[k]).abs().max() / (ref[k].abs().max() + 1e-12)) for k in ref
+        diff = (
+            ""
+            if grads is None
+            else max(
+                float((grads[k] - ref[k]).abs().max() / (ref[k].abs().max() + 1e-12)) for k in ref
+            )
         )
         rows[name] = {"path": name, "max relative gradient difference vs trainer": diff}
         opt = torch.optim.Adam(m.parameters(), lr=5e-5)
@@ -198,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
 
         steps[name] = (step, layout)
         warm = time.perf_counter()
-        with (_fast_cpu_layout(m, torch.device("cpu")) if layout in ("trainer", "forced", "compile") else _null()):
+        with (
+            _fast_cpu_layout(m, torch.device("cpu"))
+            if layout in ("trainer", "forced", "compile")
+            else _null()
+        ):
             for _ in range(3):
                 step()
         rows[name]["first 3 steps (s)"] = time.perf_counter() - warm
@@ -207,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for name, (step, layout) in steps.items():
             m = models[name][0]
-            with (_fast_cpu_layout(m, torch.device("cpu")) if layout in ("trainer", "forced", "compile") else _null()):
+            with (
+                _fast_cpu_layout(m, torch.device("cpu"))
+                if layout in ("trainer", "forced", "compile")
+                else _null()
+            ):
                 t = time.perf_counter()
                 for _ in range(args.steps):
                     step()
@@ -224,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "# STSTNet training step on the CPU: alternatives\n\n"
         f"Command: `python benchmarks/ststnet_step_alternatives.py {shlex.join(sys.argv[1:])}`  \n"
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, one thread; "
-        f"1-min load average {load_before:.1f} before, {load_after:.1f} after (other work shared the machine).  \n"
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"one thread; 1-min load average {load_before:.1f} before, {load_after:.1f} after "
+        "(other work shared the machine).  \n"
         f"Step: batch {args.batch} of 3x28x28, forward, cross-entropy, backward, Adam; "
         f"{args.steps} steps x {args.rounds} interleaved rounds, median.\n\n"
         + markdown_table(df, floatfmt=".3g")

@@ -69,6 +69,53 @@ def test_leaderboard_figures_recompute_from_the_copied_predictions(board):
         assert again[col].to_dict() == pytest.approx(runs[col].to_dict())
 
 
+def test_seed_ensembles_recompute_by_hand_from_the_copied_predictions(board):
+    from microexpr.evaluation.metrics import pooled_scores
+
+    tmp, _ = board
+    ens = pd.read_csv(tmp / "results" / "leaderboard_ensembles.csv")
+    # two seeds on each image set; no full-protocol run (all SHORTENED), so no cross-entry row
+    assert sorted(ens["ensemble"]) == [
+        "ststnet x2 seeds (loso_test, 2 epochs SHORTENED)",
+        "ststnet x2 seeds (whole, 2 epochs SHORTENED)",
+    ]
+    for _, row in ens.iterrows():
+        frames = [
+            pd.read_csv(tmp / "results" / "leaderboard" / run.strip() / "predictions.csv")
+            for run in row["runs"].split(",")
+        ]
+        both = pd.concat(frames)
+        proba = both.groupby(["subject", "clip"])[["p_negative", "p_positive", "p_surprise"]]
+        mean = proba.mean()
+        labels = both.groupby(["subject", "clip"])["label"].first().loc[mean.index]
+        s = pooled_scores(labels, mean.to_numpy().argmax(1), labels=[0, 1, 2])
+        assert row["UF1"] == pytest.approx(s["uf1"]) and row["UAR"] == pytest.approx(s["uar"])
+    assert (
+        "## Ensembles (fixed rules, nothing selected)"
+        in (tmp / "results" / "leaderboard.md").read_text()
+    )
+
+
+def test_rows_of_runs_made_elsewhere_are_kept_and_rescored(board, tmp_path):
+    tmp, _ = board
+    results = tmp_path / "results"
+    import shutil
+
+    shutil.copytree(tmp / "results", results)
+    # the run folders are gone (another machine made them): the table keeps every row
+    kept = leaderboard.collect(tmp_path / "no-runs", results)
+    before = pd.read_csv(tmp / "results" / "leaderboard.csv")
+    assert sorted(kept["run"]) == sorted(before["run"])
+    assert kept.set_index("run")["uf1"].to_dict() == pytest.approx(
+        before.set_index("run")["uf1"].to_dict()
+    )
+    # a run whose predictions copy is gone is dropped, not invented
+    shutil.rmtree(results / "leaderboard" / "ststnet-whole-e2-seed1")
+    assert "ststnet-whole-e2-seed1" not in set(
+        leaderboard.collect(tmp_path / "no-runs", results)["run"]
+    )
+
+
 def test_leaderboard_resumes_without_training_again(board):
     tmp, args = board
     folds = sorted((tmp / "runs").rglob("folds/**/*.json"))

@@ -1,5 +1,6 @@
 """Evaluation: metrics following the MEGC2019 rule, and the MEGC spotting rule."""
 
+from microexpr.evaluation.ensemble import average_probabilities
 from microexpr.evaluation.metrics import (
     confusion_counts,
     per_fold_mean_scores,
@@ -17,6 +18,7 @@ from microexpr.evaluation.spotting_metrics import (
 
 __all__ = [
     "SpottingCounts",
+    "average_probabilities",
     "confusion_counts",
     "interval_iou",
     "match_intervals",
