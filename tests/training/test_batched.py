@@ -179,6 +179,20 @@ def test_stacked_single_member_equals_fit():
     np.testing.assert_allclose(got, ref, atol=1e-5)
 
 
+def test_stacked_follows_the_step_schedule_as_fit_does():
+    data = tiny_data(n_subjects=3, clips=4, epochs=3)
+    settings = replace(data.settings, lr=1e-2, lr_step=1, lr_gamma=0.3)
+    x, y = torch.from_numpy(data.inputs["uvs"]), torch.from_numpy(data.labels)
+    idx = torch.tensor(data.folds[0].train_indices)
+    seed_everything(5)
+    a = data.variants["atscnn"].build()
+    seed_everything(5)
+    b = data.variants["atscnn"].build()
+    ref = fit(a, x[idx], y[idx], settings, seed=5)
+    got = fit_stacked([b], x, y, [idx], settings, seeds=[5])[0]
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
 def test_auto_stacks_where_measured_faster():
     auto = TrainSettings(batch_size=8)
     small = ModelSpec("atscnn", {"input_size": 32, "head": [16]}).build()

@@ -11,6 +11,7 @@ from microexpr.training.trainer import (
     _batch_bounds,
     channels_last_on_cpu,
     check_device,
+    epoch_lr,
     fit,
     predict_proba,
     seed_everything,
@@ -51,6 +52,11 @@ def _trained(seed: int, settings: TrainSettings) -> tuple[list[float], nn.Module
         ({"weight_decay": "a lot"}, r"training\.weight_decay must be a number >= 0"),
         ({"fold_batching": "sometimes"}, r"training\.fold_batching must be one of"),
         ({"eval_every": -1}, r"training\.eval_every == -1, must be >= 0"),
+        ({"optimizer": "rmsprop"}, r"training\.optimizer must be one of"),
+        ({"momentum": 0.9}, r"training\.momentum == 0\.9 needs training\.optimizer: sgd"),
+        ({"optimizer": "sgd", "momentum": 1.0}, r"training\.momentum == 1\.0, must be in"),
+        ({"lr_step": -1}, r"training\.lr_step == -1, must be >= 0"),
+        ({"lr_gamma": 0}, r"training\.lr_gamma == 0, must be > 0"),
     ],
 )
 def test_settings_are_checked_with_config_errors(options, message):
@@ -193,3 +199,33 @@ def test_seed_everything_seeds_torch_and_numpy():
     g = seed_everything(7)
     b = (torch.rand(3), np.random.rand(3), torch.randperm(5, generator=g))
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
+def test_step_schedule_is_torchs_steplr():
+    settings = TrainSettings(lr=1e-3, lr_step=60, lr_gamma=0.3)
+    model = nn.Linear(2, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=60, gamma=0.3)
+    for epoch in range(200):
+        assert epoch_lr(settings, epoch) == pytest.approx(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert epoch_lr(TrainSettings(lr=1e-4), 10_000) == 1e-4
+
+
+def test_sgd_with_momentum_trains_one_fold_a_unit_and_follows_the_schedule():
+    settings = TrainSettings(
+        epochs=3, batch_size=8, lr=1e-2, optimizer="sgd", momentum=0.9, lr_step=1, lr_gamma=0.5
+    )
+    assert not settings.batches_folds()  # the stacked path is Adam only
+    x, y = _data()
+    seen = []
+    losses = fit(_tiny_model(), x, y, settings, on_epoch=lambda e, loss: seen.append(e))
+    assert len(losses) == 3 and all(np.isfinite(losses)) and seen == [0, 1, 2]
+    # a schedule changes the trajectory; a constant one (gamma 1) does not
+    plain, _ = _trained(0, TrainSettings(epochs=3, batch_size=8, lr=1e-2))
+    same, _ = _trained(0, TrainSettings(epochs=3, batch_size=8, lr=1e-2, lr_step=1, lr_gamma=1.0))
+    decayed, _ = _trained(
+        0, TrainSettings(epochs=3, batch_size=8, lr=1e-2, lr_step=1, lr_gamma=0.1)
+    )
+    assert plain == same and plain[0] == decayed[0] and plain[1:] != decayed[1:]

@@ -40,7 +40,7 @@ from torch import nn
 
 from microexpr._io import atomic_torch_save
 from microexpr.training.stacking import StackedNet, stack_models, supports_stacking
-from microexpr.training.trainer import TrainSettings, _batch_bounds
+from microexpr.training.trainer import TrainSettings, _batch_bounds, epoch_lr
 
 __all__ = [
     "STACK_MAX_CONV_OUTPUTS",
@@ -249,6 +249,7 @@ def fit_stacked(
     last_save = time.monotonic()
     criterion = nn.CrossEntropyLoss(reduction="none")
     for epoch in range(start_epoch, settings.epochs):
+        optimizer.lr = epoch_lr(settings, epoch)  # from the epoch alone: a resume gets it right
         orders = [
             train[f][torch.randperm(len(train[f]), generator=shufflers[f])]
             for f in range(n_members)

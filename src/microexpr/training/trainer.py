@@ -1,4 +1,4 @@
-"""The training loop: cross-entropy, Adam, fixed epochs, last epoch kept.
+"""The training loop: cross-entropy, Adam (or SGD), fixed epochs, last epoch kept.
 
 The model after the last epoch is the one evaluated. Nothing here ever looks
 at held-out data during training, so no epoch or checkpoint can be chosen on
@@ -25,7 +25,9 @@ __all__ = [
     "TrainSettings",
     "channels_last_on_cpu",
     "check_device",
+    "epoch_lr",
     "fit",
+    "make_optimizer",
     "predict_proba",
     "seed_everything",
 ]
@@ -42,9 +44,20 @@ class TrainSettings:
     batch_size : int
         Mini-batch size (64).
     lr : float
-        Adam learning rate (1e-4).
+        Learning rate (1e-4); the initial one when ``lr_step`` is set.
     weight_decay : float
-        Adam weight decay (0).
+        L2 weight decay added to the gradient (0), as torch's Adam and SGD do.
+    optimizer : str
+        ``adam`` (default: the paper's) or ``sgd`` (some baselines' published
+        protocols, e.g. Micro-Attention's). SGD trains one fold after another:
+        the stacked path implements Adam only.
+    momentum : float
+        SGD momentum (0); must stay 0 with Adam.
+    lr_step : int
+        Multiply the learning rate by ``lr_gamma`` every ``lr_step`` epochs
+        (torch's ``StepLR``, stepped after each epoch); 0 (default): constant.
+    lr_gamma : float
+        Factor of the step schedule (1.0: none).
     device : str
         ``cpu``, ``cuda`` or ``cuda:N``.
     fold_batching : str
@@ -74,6 +87,10 @@ class TrainSettings:
     batch_size: int = 64
     lr: float = 1e-4
     weight_decay: float = 0.0
+    optimizer: str = "adam"
+    momentum: float = 0.0
+    lr_step: int = 0
+    lr_gamma: float = 1.0
     device: str = "cpu"
     fold_batching: str = "auto"
     max_batched_folds: int = 0
@@ -87,6 +104,19 @@ class TrainSettings:
         decay = self.weight_decay
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not decay >= 0:
             raise ConfigError(f"training.weight_decay must be a number >= 0, got {decay!r}")
+        check_choice(self.optimizer, "training.optimizer", ["adam", "sgd"])
+        momentum = self.momentum
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+            raise ConfigError(f"training.momentum must be a number in [0, 1), got {momentum!r}")
+        if not 0 <= momentum < 1:
+            raise ConfigError(f"training.momentum == {momentum!r}, must be in [0, 1)")
+        if momentum and self.optimizer != "sgd":
+            raise ConfigError(
+                f"training.momentum == {momentum!r} needs training.optimizer: sgd "
+                f"(got {self.optimizer!r})"
+            )
+        check_positive_int(self.lr_step, "training.lr_step", minimum=0)
+        check_positive_float(self.lr_gamma, "training.lr_gamma")
         check_choice(self.fold_batching, "training.fold_batching", ["auto", "never", "always"])
         check_positive_int(self.max_batched_folds, "training.max_batched_folds", minimum=0)
         check_positive_int(self.eval_every, "training.eval_every", minimum=0)
@@ -99,6 +129,8 @@ class TrainSettings:
         """Whether folds may be stacked at all (the model decides the rest: ``stacks_folds``)."""
         if self.eval_every:
             return False  # held-out loss curves are recorded by the one-fold loop only
+        if self.optimizer != "adam":
+            return False  # the stacked path implements Adam only
         return self.fold_batching != "never"
 
 
@@ -171,18 +203,36 @@ def fit(
     model.to(device).train()
     x = inputs.to(device)
     y = labels.to(device)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-    )
+    optimizer = make_optimizer(model.parameters(), settings)
     criterion = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     with _fast_cpu_layout(model, device):
         for epoch in range(settings.epochs):
+            for group in optimizer.param_groups:
+                group["lr"] = epoch_lr(settings, epoch)
             losses.append(_epoch(model, optimizer, criterion, x, y, generator, settings))
             if on_epoch is not None:
                 on_epoch(epoch, losses[-1])
     return losses
+
+
+def make_optimizer(
+    params: Iterator[nn.Parameter] | list[nn.Parameter], settings: TrainSettings
+) -> torch.optim.Optimizer:
+    """The optimizer ``settings`` names (Adam, or SGD with momentum), at the initial lr."""
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay
+        )
+    return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+def epoch_lr(settings: TrainSettings, epoch: int) -> float:
+    """Learning rate of epoch ``epoch`` (0-based) under the step schedule (torch's StepLR)."""
+    if not settings.lr_step:
+        return settings.lr
+    return settings.lr * settings.lr_gamma ** (epoch // settings.lr_step)
 
 
 def _epoch(
