@@ -39,7 +39,12 @@ from microexpr.reports.loso_report import write_loso_report
 from microexpr.reports.plots import plot_training_curves
 from microexpr.training.engine import EngineData, FoldResult, RunStore, make_jobs, run_grid
 from microexpr.training.executors import EXECUTORS, make_executor
-from microexpr.training.trainer import check_device, fit, seed_everything
+from microexpr.training.trainer import (
+    check_device,
+    fit,
+    seed_everything,
+    stable_training_dict,
+)
 
 __all__ = [
     "DEMO_FOLDERS",
@@ -59,6 +64,7 @@ __all__ = [
 def _fingerprint(config: ExperimentConfig, records: list[ClipRecord]) -> dict[str, Any]:
     cfg = config.to_dict()
     cfg["training"].pop("device", None)  # the device does not change what is computed
+    cfg["training"] = stable_training_dict(cfg["training"])
     if not cfg["training"].get("record_test_curve"):
         # off, folders written before the option existed keep resuming
         cfg["training"].pop("record_test_curve", None)

@@ -51,6 +51,7 @@ from microexpr.training.nested import (
     nested_loso,
     torch_fit_predict,
 )
+from microexpr.training.trainer import stable_training_dict
 
 __all__ = ["run_nested_loso"]
 
@@ -116,7 +117,9 @@ def run_nested_loso(
         raise MicroexprError(f"nested LOSO needs at least 3 subjects, found {len(set(groups))}")
     seed = config.evaluation.seeds[0]
     out.mkdir(parents=True, exist_ok=True)
-    key = settings_key({"config": config.to_dict(), "clips": [r.key for r in records]})
+    plain = config.to_dict()
+    plain["training"] = stable_training_dict(plain["training"])  # older folders keep resuming
+    key = settings_key({"config": plain, "clips": [r.key for r in records]})
     manifest = out / "run.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("fingerprint") != key:
         raise RunFolderError(

@@ -15,6 +15,7 @@ from microexpr.training.trainer import (
     fit,
     predict_proba,
     seed_everything,
+    stable_training_dict,
 )
 
 
@@ -229,3 +230,17 @@ def test_sgd_with_momentum_trains_one_fold_a_unit_and_follows_the_schedule():
         0, TrainSettings(epochs=3, batch_size=8, lr=1e-2, lr_step=1, lr_gamma=0.1)
     )
     assert plain == same and plain[0] == decayed[0] and plain[1:] != decayed[1:]
+
+
+def test_later_settings_at_their_defaults_leave_run_keys_as_before():
+    # stacked checkpoints are keyed by repr(settings), run folders by the config without
+    # these: folders written before optimizer/momentum/lr_step/lr_gamma existed keep resuming
+    assert repr(TrainSettings()) == (
+        "TrainSettings(epochs=200, batch_size=64, lr=0.0001, weight_decay=0.0, device='cpu', "
+        "fold_batching='auto', max_batched_folds=0, eval_every=0, record_test_curve=False)"
+    )
+    assert "optimizer='sgd', momentum=0.9" in repr(TrainSettings(optimizer="sgd", momentum=0.9))
+    assert stable_training_dict({"lr": 1e-4, "lr_step": 0, "lr_gamma": 0.5}) == {
+        "lr": 1e-4,
+        "lr_gamma": 0.5,
+    }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -31,6 +31,23 @@ __all__ = [
     "predict_proba",
     "seed_everything",
 ]
+
+
+#: Settings added after run folders were first written, at their defaults: left out of
+#: fingerprints (:func:`stable_training_dict`, ``repr``) so that those folders keep resuming.
+LATER_DEFAULTS: dict[str, object] = {
+    "optimizer": "adam",
+    "momentum": 0.0,
+    "lr_step": 0,
+    "lr_gamma": 1.0,
+}
+
+
+def stable_training_dict(training: dict[str, object]) -> dict[str, object]:
+    """``training`` (a TrainSettings as a dict) without the later settings at their defaults."""
+    return {
+        k: v for k, v in training.items() if not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
+    }
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,12 @@ class TrainSettings:
             raise ValueError(
                 f"training.record_test_curve == {self.record_test_curve!r}, must be true or false"
             )
+
+    def __repr__(self) -> str:
+        # as the dataclass repr, less the later settings at their defaults (stacked checkpoints
+        # are keyed by it: those written before the settings existed keep resuming)
+        shown = stable_training_dict({f.name: getattr(self, f.name) for f in fields(self)})
+        return f"TrainSettings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def batches_folds(self) -> bool:
         """Whether folds may be stacked at all (the model decides the rest: ``stacks_folds``)."""
