@@ -32,11 +32,35 @@ epoch count. ATSCNN appears twice: at the flows' native 28x28
 (``atscnn_28``) and at its paper's 128x128 with the flows resized
 (``atscnn_128``, said in its input column).
 
+Entries. Every ``configs/megc2019_flows_<entry>.yaml`` is an entry (``--models
+all``, the default, runs them all). ATSCNN's Table 4 ablation variants
+(``atscnn_*`` in the registry) need no config of their own: ``--models
+atscnn_128@atscnn_relu`` runs the variant at the ``atscnn_128`` entry's
+protocol and input, and ``--models ablations`` runs every variant whose input
+the flow images hold (``atscnn_apex`` takes the grayscale apex frame, which a
+flow-image set does not have: it is listed as not run, with that reason).
+
+Too slow or too large for the machine. Before an entry's first run that still
+has to train on the CPU, the leaderboard estimates its training memory (one
+forward pass at the batch size, times the parallel fold jobs) and, with
+``--max-hours H``, its time: a few timed training steps on random inputs at
+the model's input size, one torch thread as each worker has, scaled to the
+fold-epochs of the entry's planned runs still to train, over the machine's
+cores. An entry
+over either limit is not run; one line says why, with the estimate, on stderr
+and in leaderboard.md ("Not run here"), and the other entries go on.
+``--project K`` instead trains the first K folds of each entry for ``--epochs``
+(default 1) on the real flows, one fold at a time, and writes the measured
+seconds per fold-epoch and the projected protocol time per entry to
+``leaderboard_projection.{md,csv}``.
+
 Example (shortened, one seed)::
 
     export MICROEXPR_MEGC2019=/path/to/megc2019
     nice -n 15 .venv/bin/python benchmarks/leaderboard.py --models off_apexnet,ststnet \\
         --seeds 1 --epochs 40
+    nice -n 15 .venv/bin/python benchmarks/leaderboard.py --models all --max-hours 48
+    nice -n 15 .venv/bin/python benchmarks/leaderboard.py --models all --project 2 --epochs 1
 """
 
 from __future__ import annotations
@@ -72,7 +96,7 @@ from microexpr.evaluation.ensemble import average_probabilities
 from microexpr.evaluation.inflation import TEST_PICKED_LABEL, has_test_curves, picked_predictions
 from microexpr.evaluation.metrics import pooled_scores
 from microexpr.experiment import run_loso
-from microexpr.models import list_models
+from microexpr.models import ModelSpec, get_model_cfg, list_models
 from microexpr.reports.markdown import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,14 +107,25 @@ DATASETS = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC"}
 IMAGE_SETS = ("whole", "loso_test")
 RUN_FILE = "leaderboard_run.json"
 
+CONFIG_PREFIX = "megc2019_flows_"
+#: The entry whose protocol and input ATSCNN's ablation variants take (the paper's Table 4 size).
+ABLATION_BASE = "atscnn_128"
+#: Pattern of the registered ablation variants.
+ABLATION_PATTERN = "atscnn_*"
+#: Input kinds a flow-image set can feed (microexpr.data.flow_images.select_inputs).
+FLOW_INPUTS = ("flow_image", "uvs", "uv")
+
+
+def discover_entries(configs: Path = CONFIGS) -> dict[str, str]:
+    """Leaderboard entries: name -> config file, one per ``megc2019_flows_<name>.yaml``."""
+    return {
+        path.stem[len(CONFIG_PREFIX) :]: path.name
+        for path in sorted(configs.glob(f"{CONFIG_PREFIX}*.yaml"))
+    }
+
+
 #: Leaderboard entries: name -> config file (the training protocol is the config's).
-ENTRIES: dict[str, str] = {
-    "ststnet": "megc2019_flows_ststnet.yaml",
-    "off_apexnet": "megc2019_flows_off_apexnet.yaml",
-    "dual_inception": "megc2019_flows_dual_inception.yaml",
-    "atscnn_28": "megc2019_flows_atscnn_28.yaml",
-    "atscnn_128": "megc2019_flows_atscnn_128.yaml",
-}
+ENTRIES: dict[str, str] = discover_entries()
 
 #: Published figures on the same composite, for orientation (not run here).
 PUBLISHED = pd.DataFrame(
@@ -137,12 +172,71 @@ def protocol_source(config_file: Path) -> str:
     return " ".join(out) or "not stated in the config"
 
 
+def ablation_variants() -> list[str]:
+    """Registered ATSCNN ablation variants whose input a flow-image set holds."""
+    return [m for m in list_models(ABLATION_PATTERN) if get_model_cfg(m)["inputs"] in FLOW_INPUTS]
+
+
 def entry_config(entry: str, configs: Path = CONFIGS) -> tuple[ExperimentConfig, Path]:
-    """The experiment config of a leaderboard entry, and its file."""
-    if entry not in ENTRIES:
-        raise MicroexprError(f"--models: unknown entry {entry!r}; choose from {', '.join(ENTRIES)}")
-    path = configs / ENTRIES[entry]
-    return load_config(path), path
+    """The experiment config of a leaderboard entry, and its file.
+
+    ``<entry>@<variant>`` is ``entry``'s config with its model replaced by the
+    registered ATSCNN variant ``variant`` (same options, protocol and input size).
+    """
+    entries = discover_entries(configs)
+    base_name, _, variant = entry.partition("@")
+    if base_name not in entries:
+        raise MicroexprError(
+            f"--models: unknown entry {base_name!r}; choose from all, ablations, "
+            f"{', '.join(entries)}, or <entry>@<atscnn variant>"
+        )
+    path = configs / entries[base_name]
+    config = load_config(path)
+    if variant:
+        if variant not in list_models(ABLATION_PATTERN):
+            raise MicroexprError(
+                f"--models: {entry!r}: {variant!r} is not a registered ATSCNN variant; "
+                f"choose from {', '.join(list_models(ABLATION_PATTERN))}"
+            )
+        if get_model_cfg(variant)["inputs"] not in FLOW_INPUTS:
+            raise MicroexprError(
+                f"--models: {entry!r}: {variant} takes {get_model_cfg(variant)['inputs']!r} "
+                "inputs, which a flow-image set does not hold"
+            )
+        if config.model.name.split("_")[0] != variant.split("_")[0]:
+            raise MicroexprError(
+                f"--models: {entry!r}: {variant} is not a variant of {config.model.name}"
+            )
+        config = config.replace(
+            name=f"{config.name}-{variant}",
+            model=ModelSpec(variant, dict(config.model.options)),
+        )
+    return config, path
+
+
+def expand_models(text: str, configs: Path = CONFIGS) -> list[str]:
+    """``--models`` as a list of entries: ``all``, ``ablations`` or names, comma-separated."""
+    out: list[str] = []
+    for item in (m.strip() for m in text.split(",")):
+        if item == "all":
+            out += list(discover_entries(configs))
+        elif item == "ablations":
+            out += [f"{ABLATION_BASE}@{v}" for v in ablation_variants() if v != "atscnn"]
+        elif item:
+            out.append(item)
+    return list(dict.fromkeys(out))
+
+
+def training_description(settings: Any) -> str:
+    """The optimisation protocol in a few words, e.g. ``Adam lr 0.001, lr x0.3 every 60 epochs``."""
+    text = f"{'SGD' if settings.optimizer == 'sgd' else 'Adam'} lr {settings.lr:g}"
+    if settings.momentum:
+        text += f", momentum {settings.momentum:g}"
+    if settings.weight_decay:
+        text += f", weight decay {settings.weight_decay:g}"
+    if settings.lr_step and settings.lr_gamma != 1:
+        text += f", lr x{settings.lr_gamma:g} every {settings.lr_step} epochs"
+    return text
 
 
 def input_description(config: ExperimentConfig, image_size: int = 28) -> str:
@@ -265,6 +359,7 @@ def execute_run(
         "protocol_epochs": base.training.epochs,
         "batch_size": base.training.batch_size,
         "lr": base.training.lr,
+        "training": training_description(base.training),
         "model": base.model.name,
         "input": input_description(base),
         "complete": True,
@@ -305,7 +400,7 @@ def collect(out: Path, results: Path, configs: Path = CONFIGS) -> pd.DataFrame:
             continue
         dest = _copy_predictions(record_file.parent, results)
         shortened = record["epochs"] < record["protocol_epochs"]
-        config_file = configs / ENTRIES.get(record["entry"], "")
+        config_file = configs / discover_entries(configs).get(record["entry"].split("@")[0], "")
         rows.append(
             {
                 "run": record_file.parent.name,
@@ -319,6 +414,7 @@ def collect(out: Path, results: Path, configs: Path = CONFIGS) -> pd.DataFrame:
                 "shortened": "SHORTENED" if shortened else "",
                 "batch_size": record["batch_size"],
                 "lr": record["lr"],
+                "training": record.get("training", f"Adam lr {record['lr']:g}"),
                 **score_run_folder(dest),
                 "fold_job_s": record["fold_job_s"],
                 "wall_s": record["wall_s"],
@@ -363,7 +459,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
             "input": first["input"],
             "images": images,
             "protocol": f"{first['protocol_epochs']} epochs, batch {first['batch_size']}, "
-            f"lr {first['lr']:g}",
+            f"{first['training']}",
             "seeds": len(g),
             "UF1": _pm(g["uf1"]),
             "UAR": _pm(g["uar"]),
@@ -521,14 +617,44 @@ def _identity_note(check: dict[str, Any]) -> str:
     return text
 
 
-def not_run_models() -> list[str]:
-    """Registered models with no leaderboard entry (ablation variants of ATSCNN left aside)."""
-    covered = {"atscnn"} | set(ENTRIES)
-    return [m for m in list_models() if m not in covered and not m.startswith("atscnn_")]
+def entry_models(configs: Path = CONFIGS) -> dict[str, list[str]]:
+    """Registered model -> the entries that run it (ablation variants through ``ABLATION_BASE``)."""
+    out: dict[str, list[str]] = {}
+    for entry, name in discover_entries(configs).items():
+        out.setdefault(load_config(configs / name).model.name, []).append(entry)
+    for variant in ablation_variants():
+        out.setdefault(variant, []).append(f"{ABLATION_BASE}@{variant}")
+    return out
+
+
+def not_run_models(configs: Path = CONFIGS) -> dict[str, str]:
+    """Registered models no leaderboard entry runs -> why."""
+    covered = entry_models(configs)
+    out = {}
+    for m in list_models():
+        if m in covered:
+            continue
+        inputs = get_model_cfg(m)["inputs"]
+        if inputs not in FLOW_INPUTS:
+            out[m] = (
+                f"takes {inputs!r} inputs, which a flow-image set does not hold (the "
+                "MEGC2019 release has flows only); not run"
+            )
+        else:
+            out[m] = (
+                f"no `configs/{CONFIG_PREFIX}*.yaml` with a published training protocol "
+                "yet; not run"
+            )
+    return out
 
 
 def write_outputs(
-    runs: pd.DataFrame, results: Path, *, commands: Sequence[str], identity: str
+    runs: pd.DataFrame,
+    results: Path,
+    *,
+    commands: Sequence[str],
+    identity: str,
+    not_run_here: dict[str, str] | None = None,
 ) -> str:
     """Write leaderboard.md and leaderboard.csv; return the Markdown."""
     results.mkdir(parents=True, exist_ok=True)
@@ -585,9 +711,10 @@ def write_outputs(
         lines += ["## Protocols (from each config)", ""]
         for entry, g in runs.groupby("entry", sort=False):
             first = g.iloc[0]
+            config_name = ENTRIES.get(entry.split("@")[0], "?")
             lines.append(
-                f"- `{entry}` (`configs/{ENTRIES.get(entry, '?')}`): {first['protocol_epochs']} "
-                f"epochs, batch {first['batch_size']}, Adam lr {first['lr']:g}. "
+                f"- `{entry}` (`configs/{config_name}`): {first['protocol_epochs']} "
+                f"epochs, batch {first['batch_size']}, {first['training']}. "
                 f"{first['protocol_source']}"
             )
         lines.append("")
@@ -598,13 +725,13 @@ def write_outputs(
         "(survives resumes). Wall: the command that finished the run (marked when it resumed "
         "earlier folds); jobs ran in parallel processes, one torch thread each.",
         "",
+        "## Not run here (too slow or too large for this machine)",
+        "",
+        *([f"- `{e}`: {why}" for e, why in (not_run_here or {}).items()] or ["None."]),
+        "",
         "## Not on the leaderboard",
         "",
-        *[
-            f"- `{m}`: no `configs/megc2019_flows_*.yaml` with a published training protocol "
-            "yet; not run."
-            for m in not_run_models()
-        ],
+        *([f"- `{m}`: {why}." for m, why in not_run_models().items()] or ["None."]),
         "",
         "## Published figures on the same composite (not run here)",
         "",
@@ -621,6 +748,279 @@ def write_outputs(
     ]
     text = "\n".join(lines)
     atomic_write_text(results / "leaderboard.md", text)
+    return text
+
+
+def workers() -> int:
+    """Fold jobs run at once here (the local executor: one process per core)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def step_seconds(config: ExperimentConfig, *, steps: int = 3) -> float:
+    """Seconds of one training step of ``config``'s model at its batch size, one torch thread.
+
+    Random inputs at the model's declared input size; one untimed warm-up step,
+    then the median of ``steps`` timed ones (the optimizer the config names).
+    """
+    from microexpr.training.trainer import make_optimizer
+
+    cfg = config.model.cfg()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = config.model.build().train()
+        optimizer = make_optimizer(list(model.parameters()), config.training)
+        x = torch.randn((config.training.batch_size, *cfg["input_size"]))
+        y = torch.randint(0, int(cfg["num_classes"]), (config.training.batch_size,))
+        loss_fn = torch.nn.CrossEntropyLoss()
+        times = []
+        for i in range(steps + 1):
+            start = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            if i:
+                times.append(time.perf_counter() - start)
+        return float(np.median(times))
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What an entry would cost here: memory per fold job and time of its planned runs."""
+
+    memory_gb: float
+    available_gb: float
+    s_per_fold_epoch: float | None
+    hours: float | None
+
+
+def estimate_entry(
+    config: ExperimentConfig,
+    *,
+    n_clips: int,
+    n_folds: int,
+    fold_epochs: int,
+    measure_time: bool,
+) -> Estimate:
+    """Training memory of one fold job and, if ``measure_time``, hours for ``fold_epochs``.
+
+    Time: :func:`step_seconds` x steps per fold-epoch (``n_clips`` less one
+    subject's share, at the batch size) x ``fold_epochs`` over :func:`workers`
+    processes; the one-fold path (stacking small models is faster, see
+    stacked_training.md), prediction and start-up left out.
+    """
+    from microexpr.training.batched import available_memory, fold_memory
+
+    cfg = config.model.cfg()
+    torch.manual_seed(0)
+    per_job = fold_memory(
+        config.model.build(), tuple(cfg["input_size"]), config.training.batch_size
+    )
+    memory_gb = per_job * workers() / 1e9
+    available_gb = available_memory() / 1e9
+    if not measure_time:
+        return Estimate(memory_gb, available_gb, None, None)
+    n_train = n_clips - n_clips / max(n_folds, 1)
+    steps = int(np.ceil(n_train / config.training.batch_size))
+    per_fold_epoch = step_seconds(config) * steps
+    hours = per_fold_epoch * fold_epochs / workers() / 3600
+    return Estimate(memory_gb, available_gb, per_fold_epoch, hours)
+
+
+def too_costly(estimate: Estimate, max_hours: float | None) -> str | None:
+    """One line saying why an entry is not run here, or None if it fits."""
+    if estimate.memory_gb > estimate.available_gb:
+        return (
+            f"too large here: about {estimate.memory_gb:.1f} GB of training memory for "
+            f"{workers()} parallel fold jobs, {estimate.available_gb:.1f} GB available; "
+            "run it on a bigger machine or a GPU (--device cuda in its config)"
+        )
+    if max_hours is not None and estimate.hours is not None and estimate.hours > max_hours:
+        return (
+            f"too slow here: projected {estimate.hours:,.1f} h for the planned runs "
+            f"(probe: {estimate.s_per_fold_epoch:.2f} s per fold-epoch, 1 torch thread, "
+            f"{workers()} workers, load average {os.getloadavg()[0]:.1f}) > --max-hours "
+            f"{max_hours:g}; run it on a GPU or raise --max-hours"
+        )
+    return None
+
+
+#: Entry measured first in every ``--project`` command, the baseline of its ratios.
+PROJECTION_BASELINE = "ststnet"
+
+
+def _time_fold(
+    spec: ModelSpec, data: Any, fold: Any, *, seed: int = 0
+) -> tuple[list[float], float, float]:
+    """Train and test one fold as a fold job does, one torch thread; time each epoch.
+
+    Returns the seconds of each epoch, of the whole job (build, train, predict)
+    and the fold's accuracy (a sanity check, not a score).
+    """
+    from microexpr.training.trainer import fit, predict_proba, seed_everything
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        seed_everything(seed)
+        model = spec.build()
+        x, y = data.inputs[spec.input_kind()], data.labels
+        train, test = list(fold.train_indices), list(fold.test_indices)
+        stamps = [time.perf_counter()]
+        fit(
+            model,
+            torch.from_numpy(x[train]),
+            torch.from_numpy(y[train]),
+            data.settings,
+            seed=seed,
+            on_epoch=lambda _e, _l: stamps.append(time.perf_counter()),
+        )
+        proba = predict_proba(model, torch.from_numpy(x[test]), device=data.settings.device)
+        total = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    accuracy = float((proba.argmax(axis=1) == y[test]).mean())
+    return list(np.diff(stamps)), total, accuracy
+
+
+def project_entries(
+    entries: Sequence[str],
+    root: Path,
+    *,
+    folds: int,
+    epochs: int,
+    seeds: int,
+    configs: Path = CONFIGS,
+    stream: Any = sys.stderr,
+) -> pd.DataFrame:
+    """Train the first ``folds`` folds of each entry for ``epochs`` and project its protocol.
+
+    Each fold is trained and its test subject predicted as a fold job of the
+    one-fold path does (seeded, built, :func:`fit`, :func:`predict_proba`), with
+    one torch thread as each worker of the local executor has, on the real flows
+    prepared as the entry's model declares. Seconds per fold-epoch: the median
+    epoch but the entry's very first (which carries one-off warm-up), or that
+    one alone when only one fold of one epoch was run. Projected hours: that x
+    all folds x the protocol's epochs x ``seeds`` over :func:`workers` processes
+    (the ``whole/`` images alone).
+    """
+    from microexpr._experiment import load_features
+    from microexpr.training.engine import EngineData
+
+    rows = []
+    for entry in entries:
+        base, _ = entry_config(entry, configs)
+        config = run_config(base, Run(entry, "whole", epochs, 0), str(root))
+        config = config.replace(training=replace(config.training, record_test_curve=False))
+        features = load_features(config, progress=False)
+        variants = config.all_variants()
+        inputs, labels, all_folds = features.engine_arrays(
+            {name: spec.cfg() for name, spec in variants.items()}
+        )
+        data = EngineData(inputs, labels, all_folds, variants, config.training)
+        spec = variants[config.model.name]
+        firsts, steadies, totals = [], [], []
+        for i, fold in enumerate(all_folds[:folds]):
+            times, total, accuracy = _time_fold(spec, data, fold)
+            firsts.append(times[0])
+            # the entry's very first epoch carries the one-off warm-up (oneDNN kernels
+            # for these shapes); later folds' first epochs do not
+            steadies += times[1:] if i == 0 else times
+            totals.append(total)
+            print(
+                f"leaderboard: {entry} fold {fold.test_subject}: {total:.1f} s for {epochs} "
+                f"epoch(s) (epochs: {', '.join(f'{t:.1f}' for t in times)} s; "
+                f"accuracy {accuracy:.2f})",
+                file=stream,
+                flush=True,
+            )
+        per = float(np.median(steadies)) if steadies else float(np.mean(firsts))
+        n_folds, protocol = len(all_folds), base.training.epochs
+        hours = per * n_folds * protocol * seeds / workers() / 3600
+        rows.append(
+            {
+                "entry": entry,
+                "model": base.model.name,
+                "input": input_description(base),
+                "protocol": f"{protocol} epochs, batch {base.training.batch_size}, "
+                f"{training_description(base.training)}",
+                "folds x epochs measured": f"{len(totals)} x {epochs}",
+                "first epoch s": round(float(np.mean(firsts)), 2),
+                "s per fold-epoch": round(per, 2),
+                "fold job s": round(float(np.mean(totals)), 1),
+                "projected hours": round(hours, 1),
+                "projected days": round(hours / 24, 1),
+                "load average": round(os.getloadavg()[0], 1),
+            }
+        )
+    table = pd.DataFrame(rows)
+    # the baseline measured in the same command: its ratio survives the machine's load
+    base = table.loc[table["entry"] == PROJECTION_BASELINE, "s per fold-epoch"]
+    if len(base):
+        table[f"x {PROJECTION_BASELINE} (same command)"] = (
+            table["s per fold-epoch"] / float(base.iloc[0])
+        ).round(1)
+    return table
+
+
+def write_projection(
+    table: pd.DataFrame, results: Path, *, command: str, seeds: int, load: str
+) -> str:
+    """Write leaderboard_projection.{md,csv}, keeping other entries' rows; return the Markdown."""
+    results.mkdir(parents=True, exist_ok=True)
+    csv = results / "leaderboard_projection.csv"
+    table = table.assign(command=command)
+    if csv.is_file():
+        old = pd.read_csv(csv)
+        # a re-measured entry replaces its row; each command's baseline row stays with it
+        replaced = old["entry"].isin(table["entry"]) & (
+            (old["entry"] != PROJECTION_BASELINE) | (old["command"] == command)
+        )
+        table = pd.concat([old[~replaced], table], ignore_index=True)
+    table.to_csv(csv, index=False)
+    commands = list(dict.fromkeys(table["command"]))
+    shown = table.drop(columns=["command"]).assign(
+        command=[f"{commands.index(c) + 1}" for c in table["command"]]
+    )
+    text = "\n".join(
+        [
+            "# Leaderboard: measured time per fold-epoch, projected protocol time (this machine)",
+            "",
+            f"Machine: {machine()}; shared with other sessions, every command under "
+            f"`nice -n 15`. Last command: {load}",
+            "",
+            f"Measured: the first LOSO folds of each entry on the real MEGC2019 flows (`whole/`), "
+            "each trained and its test subject predicted as a fold job does, one torch thread "
+            "(as each worker of the local executor). *s per fold-epoch*: the median epoch but the "
+            "entry's very first, which carries one-off warm-up (*first epoch s*: the mean first "
+            "epoch of the folds, warm-up included). *fold job s*: building, training and "
+            "predicting one fold. *load average*: 1-min, when the entry finished. The ratio "
+            f"column divides by `{PROJECTION_BASELINE}` measured in the same command (the "
+            "baseline every command measures first), which the shared machine's load affects "
+            "less than the seconds.",
+            "",
+            f"Projected: s per fold-epoch x 68 folds x the protocol's epochs x {seeds} seeds / "
+            f"{workers()} workers, one image set (`whole/`; `loso_test/` doubles it), one fold "
+            "at a time: the small models that `fold_batching: auto` stacks run faster "
+            "(benchmarks/results/stacked_training.md: 2.7x for ATSCNN at 28x28), and the load "
+            "of other sessions inflates every figure.",
+            "",
+            markdown_table(shown),
+            "",
+            "Commands (column *command*):",
+            "",
+            *[f"{i + 1}. `{c}`" for i, c in enumerate(commands)],
+            "",
+        ]
+    )
+    atomic_write_text(results / "leaderboard_projection.md", text)
     return text
 
 
@@ -653,7 +1053,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.environ.get(MEGC2019_ENV), help="MEGC2019 flow set")
     parser.add_argument(
-        "--models", default=",".join(ENTRIES), help=f"comma list of {', '.join(ENTRIES)}"
+        "--models",
+        default="all",
+        help=f"all (default), ablations (ATSCNN variants at {ABLATION_BASE}), or a comma list "
+        f"of {', '.join(ENTRIES)}, <entry>@<atscnn variant>",
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--epochs", type=int, default=None, help="override (SHORTENED runs)")
@@ -665,6 +1068,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(RESULTS), help="where the tables go")
     parser.add_argument("--executor", default="auto", help="auto, serial, local or ray")
     parser.add_argument("--quiet", action="store_true", help="no per-fold lines")
+    parser.add_argument(
+        "--max-hours",
+        type=float,
+        default=None,
+        help="skip (one line each) an entry whose planned runs a timed probe projects "
+        "over H hours on this machine",
+    )
+    parser.add_argument(
+        "--project",
+        type=int,
+        default=None,
+        metavar="K",
+        help="measure instead: train the first K folds of each entry for --epochs (default 1) "
+        "and write leaderboard_projection.{md,csv}",
+    )
     args = parser.parse_args(argv)
     given = argv if argv is not None else sys.argv[1:]
     command = "python " + shlex.join(["benchmarks/leaderboard.py", *given])
@@ -683,14 +1101,38 @@ def main(argv: list[str] | None = None) -> int:
             raise MicroexprError(f"--epochs == {args.epochs}, must be >= 1")
         if args.epochs_scale is not None and args.epochs_scale <= 0:
             raise MicroexprError(f"--epochs-scale == {args.epochs_scale}, must be > 0")
+        if args.max_hours is not None and args.max_hours <= 0:
+            raise MicroexprError(f"--max-hours == {args.max_hours}, must be > 0")
+        if args.project is not None and args.project < 1:
+            raise MicroexprError(f"--project == {args.project}, must be >= 1")
         root = check_megc2019_layout(args.data, need_folds="loso_test" in images)
-        entries = [m.strip() for m in args.models.split(",") if m.strip()]
+        entries = expand_models(args.models)
         plan = plan_runs(
             entries, images, args.seeds, epochs=args.epochs, epochs_scale=args.epochs_scale
         )
     except MicroexprError as exc:
         print(f"leaderboard: {exc}", file=sys.stderr)
         return 2
+    if args.project is not None:
+        start_load = os.getloadavg()[0]
+        measured = [PROJECTION_BASELINE, *[e for e in entries if e != PROJECTION_BASELINE]]
+        table = project_entries(
+            measured, root, folds=args.project, epochs=args.epochs or 1, seeds=args.seeds
+        )
+        load = (
+            f"1-min load average {start_load:.1f} at its start, "
+            f"{os.getloadavg()[0]:.1f} at its end."
+        )
+        print(
+            write_projection(
+                table,
+                Path(args.results),
+                command=command,
+                seeds=args.seeds,
+                load=load,
+            )
+        )
+        return 0
     out, results = Path(args.out), Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
     identity = _identity_note(loso_test_identity(root))
@@ -700,7 +1142,35 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(commands_file, "\n".join([*known, command]) + "\n")
         known.append(command)
     failed = 0
+    not_run_here: dict[str, str] = {}
+    n_clips = len(pd.read_csv(root / "labels.csv"))
+    n_folds = len(megc2019_folds(root)) if (root / "loso_test").is_dir() else 68
+    checked: set[str] = set()
     for run, base in plan:
+        if run.entry in not_run_here:
+            continue
+        todo = [
+            r for r, _ in plan if r.entry == run.entry and not (out / r.name / RUN_FILE).is_file()
+        ]
+        if todo and run.entry not in checked and base.training.device == "cpu":
+            # once per entry, before its first run that still has to train
+            checked.add(run.entry)
+            try:
+                estimate = estimate_entry(
+                    base,
+                    n_clips=n_clips,
+                    n_folds=n_folds,
+                    fold_epochs=sum(r.epochs for r in todo) * n_folds,
+                    measure_time=args.max_hours is not None,
+                )
+            except (MemoryError, RuntimeError) as exc:
+                why: str | None = f"too large here: a training step failed ({exc})"
+            else:
+                why = too_costly(estimate, args.max_hours)
+            if why:
+                not_run_here[run.entry] = why
+                print(f"leaderboard: {run.entry}: {why}", file=sys.stderr, flush=True)
+                continue
         print(f"leaderboard: {run.name} ...", file=sys.stderr, flush=True)
         try:
             execute_run(run, base, str(root), out, executor=args.executor, progress=not args.quiet)
@@ -709,8 +1179,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"leaderboard: {run.name}: {exc}; finished runs kept", file=sys.stderr)
             continue
         # the tables after every run, so a long command leaves what it finished
-        write_outputs(collect(out, results), results, commands=known, identity=identity)
-    text = write_outputs(collect(out, results), results, commands=known, identity=identity)
+        write_outputs(
+            collect(out, results),
+            results,
+            commands=known,
+            identity=identity,
+            not_run_here=not_run_here,
+        )
+    text = write_outputs(
+        collect(out, results), results, commands=known, identity=identity, not_run_here=not_run_here
+    )
     print(text)
     return 1 if failed else 0
 
