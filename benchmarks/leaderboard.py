@@ -426,7 +426,8 @@ def collect(out: Path, results: Path, configs: Path = CONFIGS) -> pd.DataFrame:
         )
     seen = {row["run"] for row in rows}
     table = results / "leaderboard.csv"
-    if table.is_file():
+    # a command whose every entry was skipped wrote a table without rows (an empty file)
+    if table.is_file() and table.read_text().strip():
         old = pd.read_csv(table, dtype={"shortened": str, "wall_note": str})
         old[["shortened", "wall_note"]] = old[["shortened", "wall_note"]].fillna("")
         for row in old.to_dict("records"):
