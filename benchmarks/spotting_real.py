@@ -444,10 +444,11 @@ def _write(args, settings, rows, pooled, checks, total, fps, load_before, clips)
         f"Videos: {videos}. Seeds {args.seeds}; about one event per {args.every:g} s of face; "
         f"spotting settings: {changed or 'defaults'}.",
         "",
-        "The spotter's parameters (threshold 7 noise units, masks, interval edges) were chosen on "
-        "injections drawn with seeds 100 and 101 into the same three videos, not on the seeds "
-        "reported here; the untouched videos are the same footage (only 25 s of face in all), so "
-        "the false-alarm figures were seen while tuning. 'new' is the spotter of "
+        "The spotter's parameters (threshold in noise units, masks, interval edges, the local "
+        "contrast and return checks) were chosen on injections drawn with seeds 100 and 101 into "
+        "the same three videos, not on the seeds reported here; the untouched videos are the same "
+        "footage (only 25 s of face in all), so the false-alarm figures were seen while tuning. "
+        "'new' is the spotter of "
         "src/microexpr/inference/spotting.py; 'baseline' the one it replaced (aging neutral "
         + (
             "reference), run on the same files in the same run."

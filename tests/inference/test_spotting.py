@@ -25,9 +25,11 @@ from video_fixtures import (
 
 from microexpr.errors import ConfigError
 from microexpr.inference.spotting import (
+    PAIRS,
     REGIONS,
     Spotter,
     SpottingSettings,
+    pair_motion,
     region_boxes,
     region_motion,
 )
@@ -182,6 +184,32 @@ def test_region_motion_removes_the_head_motion():
     assert np.abs(vectors[0]).max() < 0.05
 
 
+def test_pair_motion_adds_mirrored_sides_and_cancels_opposed_ones():
+    names = [r.name for r in REGIONS]
+    vectors = np.zeros((len(REGIONS), 2))
+    # both inner brows up 1 px and out 0.5 px (left is image-left: out is -x)
+    vectors[names.index("brow_inner_left")] = (-0.5, -1.0)
+    vectors[names.index("brow_inner_right")] = (0.5, -1.0)
+    # one mouth corner up, the other down: no common movement
+    vectors[names.index("mouth_left")] = (0.0, -1.0)
+    vectors[names.index("mouth_right")] = (0.0, 1.0)
+    pairs = pair_motion(vectors)
+    pair_names = [p[0] for p in PAIRS]
+    assert pairs.shape == (len(PAIRS), 2)
+    assert pairs[pair_names.index("brow_inner_both")] == pytest.approx([0.5, -1.0])
+    assert pairs[pair_names.index("mouth_both")] == pytest.approx([0.0, 0.0])
+    assert pairs[pair_names.index("cheek_both")] == pytest.approx([0.0, 0.0])
+
+
+def test_spotting_does_not_claim_a_movement_the_video_cuts(tmp_path):
+    # the movement starts at 24 and would end at 35; the video stops at 31,
+    # before the face comes back: an issue naming the frames, no candidate
+    found, spotter = _spot(write_video(tmp_path / "cut.avi", motion_frames(n_frames=32)))
+    assert found == []
+    (issue,) = spotter.issues
+    assert issue.first <= 26 <= issue.last and "face segment ends" in issue.problem
+
+
 def test_region_boxes_follow_the_landmarks():
     _, landmarks = face_frame()
     boxes = region_boxes(landmarks, 320)
@@ -230,8 +258,7 @@ def test_spotting_memory_does_not_grow_with_length():
 def test_spotting_on_a_real_talking_face():
     found, spotter = _spot(Path(VIDEO) / "single_face.mp4")
     assert len(spotter.trace.frames) == 72 and spotter.frames_with_face == 72
-    # a movement still going on at the end is partial (no offset)
-    assert all(c.onset <= c.apex <= (c.offset or c.apex) for c in found)
-    assert all(c.offset is not None or "ended before" in c.note for c in found)
+    # a movement still going on at the end is not claimed (an issue says so)
+    assert all(c.offset is not None and c.onset <= c.apex <= c.offset for c in found)
     # a talking face: speech and blinks are masked on part of the frames
     assert spotter.masked_frames["speech"] > 0

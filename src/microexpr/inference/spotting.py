@@ -20,8 +20,12 @@ noise of that region), frame by frame, in bounded memory:
 4. **Regions.** The mean residual flow vector is taken in small boxes around
    the brows (inner and outer), between the brows, on the nose wings, the
    cheeks below the lower lids, and the mouth corners, placed from the
-   landmarks (:data:`REGIONS`), in pixels of the aligned face. This is
-   ``F(t) = X(t) - X(t - k)`` per region, ``X`` being the region's position.
+   landmarks (:data:`REGIONS`), in pixels of the aligned face; and each
+   left-right pair mirrored and averaged (:data:`PAIRS`,
+   :func:`pair_motion`), scored as a region of its own: most action units
+   move both sides alike, which adds up in the pair while the two sides'
+   noise partly cancels. This is ``F(t) = X(t) - X(t - k)`` per region,
+   ``X`` being the region's position.
 5. **Second difference.** For a frame ``c``, ``D(c) = (F(c) - F(c + k)) / 2
    = X(c) - (X(c - k) + X(c + k)) / 2``: how far the region is from where it
    was ``k`` frames before and will be ``k`` frames after. A movement that
@@ -53,16 +57,24 @@ noise of that region), frame by frame, in bounded memory:
    frame the apex is compared with: neutral for a micro-expression, and the
    classifier's onset image). It is a micro-expression when the interval lasts at most
    ``max_duration_s``, the face comes back (the region's displacement from
-   ``2 k`` before to ``2 k`` after the apex is below ``return_ratio`` of the
-   peak's) and the movement is short (``D`` at interval ``2 k`` is at most
-   ``scale_ratio`` times ``D`` at ``k``, whereas a slow movement grows with
-   the interval); other peaks are reported in ``dropped_long``. A peak
-   whose onset is not in the face segment is reported in ``issues``; one
-   still moving when the recording (or the face) ends is a partial candidate
-   (no offset); one ending less than ``2 k`` frames before the end is kept
-   without the return check.
+   ``2 k`` before to ``2 k`` after the apex, along the peak's direction, is
+   below ``return_ratio`` of the peak's), the movement is short (``D`` at
+   interval ``2 k`` along that direction is at most ``scale_ratio`` times
+   ``D`` at ``k``, whereas a slow movement grows with the interval), and it
+   is not the edge of a larger movement (the signal within ``k`` frames of
+   the interval stays below ``dominance`` times the peak: a hand passing
+   over the face, the start of a word), nor lost in its region's own
+   activity (the peak is at least ``local_contrast`` times the median of
+   the region's ``|D|`` within ``local_s`` of it, more than ``2 k`` frames
+   away: a mouth that talks or laughs without the lips parting enough for
+   the speech mask); other peaks are reported in
+   ``dropped_long``. The checks are along the peak's direction because a
+   region of a real face also drifts every other way by as much as a small
+   movement. A peak whose onset is not in the face segment, or whose face
+   could not be seen coming back (the recording or the face ends less than
+   ``2 k`` frames after the apex), is reported in ``issues``, not claimed.
 
-Only the frames of the last ``max_duration_s + 4 k`` (and of the warm-up, at
+Only the frames of the last ``max_duration_s + 4 k + local_s`` (and of the warm-up, at
 the start of each face segment) are held, with a few numbers per frame for
 the noise statistics; the per-frame signal (32 bytes a frame) is kept for
 the motion plot (:class:`MotionTrace`). Decisions come ``2 k`` frames (plus
@@ -86,12 +98,14 @@ from microexpr.preprocess.face import FaceTracker, LandmarkDetector
 from microexpr.preprocess.pipeline import PreprocessSettings
 
 __all__ = [
+    "PAIRS",
     "REGIONS",
     "Candidate",
     "MotionTrace",
     "Region",
     "Spotter",
     "SpottingSettings",
+    "pair_motion",
     "region_boxes",
     "region_motion",
 ]
@@ -141,6 +155,17 @@ REGIONS: tuple[Region, ...] = (
     Region("lid_right", (43, 44), (0.0, 0.0), 0.07, "lids"),
     Region("lip_upper", (62,), (0.0, -0.04), 0.08, "lips"),
     Region("lip_lower", (66,), (0.0, 0.04), 0.08, "lips"),
+)
+
+#: Left-right pairs also scored together, mirrored (``(-dx_left + dx_right) / 2,
+#: (dy_left + dy_right) / 2``): most action units move both sides alike, which
+#: adds up there, while noise of the two sides partly cancels.
+PAIRS: tuple[tuple[str, str, str], ...] = (
+    ("brow_inner_both", "brow_inner_left", "brow_inner_right"),
+    ("brow_outer_both", "brow_outer_left", "brow_outer_right"),
+    ("nose_both", "nose_left", "nose_right"),
+    ("cheek_both", "cheek_left", "cheek_right"),
+    ("mouth_both", "mouth_left", "mouth_right"),
 )
 
 #: Groups of regions scored for micro-expressions.
@@ -194,6 +219,15 @@ class SpottingSettings:
     scale_ratio : float
         A micro-expression is short: the signal at interval 2k is at most
         this many times the signal at k.
+    dominance : float
+        A peak is the edge of a larger movement, not a movement of its own,
+        when the signal within k frames of its interval rises above this many
+        times its height.
+    local_s, local_contrast : float
+        A peak must be at least ``local_contrast`` times the median of its
+        region's signal within ``local_s`` seconds of it (more than 2k frames
+        away): a region busy with speech or laughter hides small movements.
+        0 turns the check off.
     blink_motion : float
         A blink: an upper lid moving vertically by more than this many pixels
         (aligned face), and more than the brows, between compared frames
@@ -214,7 +248,7 @@ class SpottingSettings:
     interval_s: float = 0.2
     blur_sigma: float = 1.0
     flow_window: int = 15
-    threshold: float = 7.0
+    threshold: float = 10.0
     min_motion: float = 0.1
     noise_floor: float = 0.01
     history_s: float = 10.0
@@ -224,6 +258,9 @@ class SpottingSettings:
     edge_margin: float = 0.15
     return_ratio: float = 0.5
     scale_ratio: float = 1.6
+    dominance: float = 2.0
+    local_s: float = 1.0
+    local_contrast: float = 3.0
     blink_motion: float = 0.6
     speech_motion: float = 0.6
     head_motion: float = 4.0
@@ -236,7 +273,15 @@ class SpottingSettings:
                 raise ConfigError(f"spotting.{name} == {value!r}, must be an integer >= 1")
         if self.crop_size < 32:
             raise ConfigError(f"spotting.crop_size == {self.crop_size!r}, must be >= 32")
-        for name in ("blur_sigma", "warmup_s", "edge_margin", "noise_floor", "min_motion"):
+        for name in (
+            "blur_sigma",
+            "warmup_s",
+            "edge_margin",
+            "noise_floor",
+            "min_motion",
+            "local_s",
+            "local_contrast",
+        ):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"spotting.{name} == {getattr(self, name)!r}, must be >= 0")
         for name in (
@@ -246,6 +291,7 @@ class SpottingSettings:
             "max_duration_s",
             "return_ratio",
             "scale_ratio",
+            "dominance",
             "blink_motion",
             "speech_motion",
             "head_motion",
@@ -267,8 +313,9 @@ class Candidate:
     onset, apex : int
         Frame numbers.
     offset : int or None
-        Frame number; None when the recording ended (or the face was lost)
-        before the motion returned to neutral (see ``note``).
+        Frame number; None for a partial candidate, the recording having
+        ended before the motion returned to neutral (see ``note``). The
+        :class:`Spotter` reports such movements as issues instead.
     onset_time, apex_time : float
         Times in seconds.
     offset_time : float or None
@@ -284,7 +331,7 @@ class Candidate:
     note : str
         Why the candidate is incomplete, if it is.
     region : str
-        Region of the peak (:data:`REGIONS`).
+        Region of the peak (:data:`REGIONS`), or pair of regions (:data:`PAIRS`).
     score : float
         Peak height in noise units.
     """
@@ -425,6 +472,29 @@ def region_motion(
     return vectors, global_motion
 
 
+def pair_motion(vectors: np.ndarray, regions: tuple[Region, ...] = REGIONS) -> np.ndarray:
+    """Motion of the left-right pairs of :data:`PAIRS`, mirrored and averaged.
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n_regions, 2)
+        ``(dx, dy)`` per region of ``regions`` (from :func:`region_motion`),
+        in the aligned face (x to the image right).
+
+    Returns
+    -------
+    ndarray of shape (len(PAIRS), 2)
+        ``((dx_right - dx_left) / 2, (dy_left + dy_right) / 2)`` per pair: the
+        full movement when both sides move alike in mirror (outward, up...),
+        zero when they move in mirror opposition.
+    """
+    names = [r.name for r in regions]
+    v = np.asarray(vectors, dtype=np.float64)
+    left = v[[names.index(p[1]) for p in PAIRS]]
+    right = v[[names.index(p[2]) for p in PAIRS]]
+    return np.stack([(right[:, 0] - left[:, 0]) / 2, (right[:, 1] + left[:, 1]) / 2], axis=1)
+
+
 # -- the streaming spotter --------------------------------------------------
 
 
@@ -501,8 +571,13 @@ class Spotter:
         self._max_duration = max(2, round(s.max_duration_s * self.fps))
         self._history_len = max(16, round(s.history_s * self.fps))
         self._warmup = max(8, round(s.warmup_s * self.fps))
-        n = len(REGIONS)
-        self._group = np.array([r.group for r in REGIONS])
+        self._local = round(s.local_s * self.fps)
+        names = [r.name for r in REGIONS]
+        self._channels = names + [p[0] for p in PAIRS]  # regions, then pairs
+        n = len(self._channels)
+        self._group = np.array(
+            [r.group for r in REGIONS] + [REGIONS[names.index(p[1])].group for p in PAIRS]
+        )
         self._hist: deque[np.ndarray] = deque(maxlen=self._history_len)  # |D| rows (n,)
         self._hist_mask: deque[np.ndarray] = deque(maxlen=self._history_len)
         self._scored = np.isin(self._group, SCORED_GROUPS)
@@ -602,7 +677,8 @@ class Spotter:
         mask = np.zeros((size, size), np.uint8)
         hull = cv2.convexHull(np.round(pts[:27]).astype(np.int32))
         cv2.fillConvexPoly(mask, hull, 1)
-        return region_motion(flow, region_boxes(pts, size), mask.astype(bool))
+        vectors, global_motion = region_motion(flow, region_boxes(pts, size), mask.astype(bool))
+        return np.concatenate([vectors, pair_motion(vectors)]), global_motion
 
     # -- scoring ---------------------------------------------------------
     def _advance(self, *, final: bool) -> list[Candidate]:
@@ -802,6 +878,22 @@ class Spotter:
             hi = self._n_recs - 1
         onset, offset = self._rec(lo), self._rec(hi)
         too_long = hi - lo > self._max_duration
+        # the edge of a larger movement (a hand passing over the face, speech
+        # starting): the signal within k frames of the interval is far higher
+        near = range(max(self._base, lo - k), min(self._next_score, hi + k + 1))
+        overshadowed = any(self._rec(p).score > s.dominance * peak.score for p in near)
+        # the region's own activity around (talking, laughing): the peak must
+        # stand out from the region's signal within local_s of it, away from
+        # the movement itself (2k frames either side)
+        around = [
+            float(np.hypot(*d[r]))
+            for p in range(peak.pos - 2 * k - self._local, peak.pos + 2 * k + self._local + 1)
+            if abs(p - peak.pos) > 2 * k
+            and self._has(p)
+            and p < self._next_d
+            and (d := self._rec(p).d) is not None
+        ]
+        busy = bool(around) and height < s.local_contrast * float(np.median(around))
         # the face comes back: displacement from 2k before to 2k after the apex
         flows = [
             self._rec(p).flow if self._has(p) else None
@@ -818,33 +910,41 @@ class Spotter:
                 )
             )
             return None
-        no_return = short_failed = False
-        if not ended and flows[2] is not None and flows[3] is not None:
-            f0, f1, f2, f3 = (f[r] for f in flows if f is not None)
-            no_return = float(np.hypot(*(f0 + f1 + f2 + f3))) > s.return_ratio * 2 * height
-            short_failed = float(np.hypot(*((f0 + f1 - f2 - f3) / 2))) > s.scale_ratio * height
-        # (a movement that ends less than 2k frames before the footage is not
-        # checked for its return; one still moving at the end is partial)
-        if too_long or no_return or short_failed:
+        if ended or flows[2] is None or flows[3] is None:
+            # the footage (or the face) ends before the face could come back:
+            # whether it is a micro-expression cannot be told (a head leaving
+            # the frame, a smile held to the end), so it is not claimed
+            self.issues.append(
+                FrameIssue(
+                    onset.index,
+                    offset.index,
+                    "a movement where the face segment ends could not be checked "
+                    "(no neutral face on both sides): not spotted",
+                )
+            )
+            return None
+        f0, f1, f2, f3 = (f[r] for f in flows if f is not None)
+        # along the peak's direction only: on a real face the region also
+        # drifts a little every other way, as much as a small movement's size
+        no_return = float((f0 + f1 + f2 + f3) @ unit) > s.return_ratio * 2 * height
+        short_failed = float((f0 + f1 - f2 - f3) / 2 @ unit) > s.scale_ratio * height
+        if too_long or no_return or short_failed or overshadowed or busy:
             self.dropped_long.append((onset.index, offset.index))
             return None
         med, sigma = self._noise()
         return Candidate(
             onset=onset.index,
             apex=apex.index,
-            offset=None if ended else offset.index,
+            offset=offset.index,
             onset_time=onset.time,
             apex_time=apex.time,
-            offset_time=None if ended else offset.time,
+            offset_time=offset.time,
             peak_motion=height,
             threshold=float(med[r] + s.threshold * sigma[r]),
             onset_image=onset.image,
             apex_image=apex.image,
             landmarks=onset.landmarks,
-            note="the recording or the face ended before the motion returned to neutral"
-            if ended
-            else "",
-            region=REGIONS[r].name,
+            region=self._channels[r],
             score=peak.score,
         )
 
@@ -855,6 +955,7 @@ class Spotter:
             + [p.pos - self._max_duration for p in self._peaks]
             + ([self._run.pos - self._max_duration] if self._run is not None else [])
         )
+        keep_from -= self._local  # the surroundings of a pending peak
         drop = min(keep_from, self._n_recs - 2 * self.k - 1) - self._base
         if drop > 0:
             del self._recs[:drop]
