@@ -486,6 +486,7 @@ def _face_summary(tracker: FaceTracker, followed_how: str) -> dict[str, Any]:
         "followed": followed_how,
         "followed_width_px": None if followed is None else followed.width,
         "detections": tracker.detections,
+        "quick_detections": tracker.quick_detections,
         "tracked_frames": tracker.tracked,
         "methods": dict(tracker.methods),
         "too_small_px": tracker.too_small,
