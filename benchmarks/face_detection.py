@@ -72,7 +72,12 @@ from skimage import data
 
 from microexpr import __version__
 from microexpr._markdown import markdown_table
-from microexpr.preprocess.face import LandmarkDetector, box_from_landmarks
+from microexpr.preprocess.face import (  # its box helpers: boxes measured as the tracker does
+    LandmarkDetector,
+    _iou,
+    _width,
+    box_from_landmarks,
+)
 from microexpr.preprocess.frames import read_frame, to_gray
 
 RESULTS = Path(__file__).parent / "results" / "face_detection"
@@ -225,19 +230,6 @@ def _detectors() -> dict[str, tuple[LandmarkDetector, Callable[[np.ndarray], lis
         "cnn": (default, lambda g: sorted(default._cnn(g), key=_width, reverse=True)),
         "full": (full, full.find_faces),
     }
-
-
-def _width(box: tuple[float, ...]) -> float:
-    return float(box[2] - box[0])
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _interocular(pts: np.ndarray) -> float:

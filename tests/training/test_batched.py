@@ -166,22 +166,14 @@ def test_checkpoint_of_other_training_is_ignored(tmp_path):
     assert len(losses) == 3 and all(len(v) == 1 for v in losses)
 
 
-def test_stacked_single_member_equals_fit():
-    data = tiny_data(n_subjects=3, clips=4, epochs=2)
-    x, y = torch.from_numpy(data.inputs["uvs"]), torch.from_numpy(data.labels)
-    idx = torch.tensor(data.folds[0].train_indices)
-    seed_everything(5)
-    a = data.variants["atscnn"].build()
-    seed_everything(5)
-    b = data.variants["atscnn"].build()
-    ref = fit(a, x[idx], y[idx], data.settings, seed=5)
-    got = fit_stacked([b], x, y, [idx], data.settings, seeds=[5])[0]
-    np.testing.assert_allclose(got, ref, atol=1e-5)
-
-
-def test_stacked_follows_the_step_schedule_as_fit_does():
-    data = tiny_data(n_subjects=3, clips=4, epochs=3)
-    settings = replace(data.settings, lr=1e-2, lr_step=1, lr_gamma=0.3)
+@pytest.mark.parametrize(
+    "epochs, overrides",
+    [(2, {}), (3, {"lr": 1e-2, "lr_step": 1, "lr_gamma": 0.3})],
+    ids=["constant-lr", "step-schedule"],
+)
+def test_stacked_single_member_equals_fit(epochs, overrides):
+    data = tiny_data(n_subjects=3, clips=4, epochs=epochs)
+    settings = replace(data.settings, **overrides)
     x, y = torch.from_numpy(data.inputs["uvs"]), torch.from_numpy(data.labels)
     idx = torch.tensor(data.folds[0].train_indices)
     seed_everything(5)
