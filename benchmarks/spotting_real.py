@@ -116,6 +116,10 @@ class Clip:
         return sum(lm is not None for lm in self.landmarks) / self.fps / 60
 
 
+#: The MEGC spotting counts and scores, as the tables' column headers.
+_SCORE_COLUMNS = ("events", "TP", "FP", "FN", "precision", "recall", "F1", "false alarms / min")
+
+
 def load_clip(path: Path) -> Clip:
     src = open_source(path)
     tracker = FaceTracker(LandmarkDetector())
@@ -497,18 +501,7 @@ def _write(args, settings, rows, pooled, checks, total, fps, load_before, clips)
     lines.append(
         _table(
             pooled_rows,
-            [
-                "spotter",
-                "set",
-                "events",
-                "TP",
-                "FP",
-                "FN",
-                "precision",
-                "recall",
-                "F1",
-                "false alarms / min",
-            ],
+            ["spotter", "set", *_SCORE_COLUMNS],
         )
     )
     lines += [
@@ -524,20 +517,7 @@ def _write(args, settings, rows, pooled, checks, total, fps, load_before, clips)
     lines.append(
         _table(
             [tuple(_fmt(r[k]) for k in keys) for r in rows],
-            [
-                "spotter",
-                "video",
-                "amplitude (px)",
-                "seed",
-                "events",
-                "TP",
-                "FP",
-                "FN",
-                "precision",
-                "recall",
-                "F1",
-                "false alarms / min",
-            ],
+            ["spotter", "video", "amplitude (px)", "seed", *_SCORE_COLUMNS],
         )
     )
     text = "\n".join(lines) + "\n"
