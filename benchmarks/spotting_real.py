@@ -51,7 +51,15 @@ repository, never commit it)::
 
 then put the five .mp4 files in one folder and pass it as ``--held-out-dir``.
 
-Writes ``<--out>/<--name>.md`` and ``.csv`` (default ``benchmarks/results/spotting_real``).
+7. Signal against natural motion: the spotter (not the baseline) is run with
+   a recorder of what it scores per frame, |D| per channel and its masks.
+   An event's signal is the largest change of |D| between the injected and
+   the clean run over its frames, on the channels of its movement's group;
+   it is set against the |D| of the untouched footage on that group's
+   unmasked frames.
+
+Writes ``<--out>/<--name>.md``, ``.csv`` and ``_signal.csv`` (default
+``benchmarks/results/spotting_real``).
 
 Usage::
 
@@ -141,6 +149,16 @@ MOVEMENTS: dict[str, tuple[int, ...]] = {
     "cheek raise": (6,),
 }
 
+#: The spotter's channel group each injected movement shows in.
+MOVEMENT_GROUPS: dict[str, str] = {
+    "brow raise": "brows",
+    "brow lower": "brows",
+    "lip corner pull": "mouth",
+    "lip corner depress": "mouth",
+    "nose wrinkle": "nose",
+    "cheek raise": "cheeks",
+}
+
 
 @dataclass
 class Event:
@@ -194,6 +212,100 @@ class Tally:
     checks: dict[tuple[str, float], list[float]] = field(default_factory=dict)
     spot_seconds: float = 0.0
     spot_frames: int = 0
+    #: (set, group, amplitude) -> each injected event's signal (largest |D| change, px).
+    signal: dict[tuple[str, str, float], list[float]] = field(default_factory=dict)
+    #: (set, group) -> |D| of the untouched footage on that group's unmasked channels, per video.
+    natural: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass
+class Recording:
+    """What the spotter scored, per frame index: |D| per channel and the channels masked."""
+
+    d: dict[int, np.ndarray] = field(default_factory=dict)
+    masked: dict[int, np.ndarray] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=list)
+    #: Group of each channel (brows, nose, cheeks, mouth, lids, lips).
+    group: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=str))
+    #: Whether each channel is scored at all.
+    scored: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+
+    def channels_of(self, group: str) -> np.ndarray:
+        """Boolean mask of the scored channels of ``group``."""
+        return (self.group == group) & self.scored
+
+
+class _Recording(Spotter):
+    """The Spotter, keeping what it scores per frame into ``recording``.
+
+    It reads the Spotter's private state (``_score``, ``_rec``, the frame
+    records' ``d`` and ``masked``, ``_channels``, ``_group``, ``_scored``):
+    acceptable in a benchmark, to be followed when spotting.py changes.
+    """
+
+    def __init__(self, *args: object, recording: Recording, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        recording.channels = list(self._channels)
+        recording.group = np.asarray(self._group)
+        recording.scored = np.asarray(self._scored, bool)
+        self.recording = recording
+
+    def _score(self, pos: int) -> list:
+        rec = self._rec(pos)
+        if rec.d is not None and rec.masked is not None:
+            self.recording.d[rec.index] = np.hypot(*rec.d.T)
+            self.recording.masked[rec.index] = np.asarray(rec.masked, bool).copy()
+        return super()._score(pos)
+
+
+def event_signal(
+    clean: Recording, injected: Recording, event: Event, channels: np.ndarray
+) -> float:
+    """Largest |D| change (injected - clean, in absolute value) over ``event``'s frames.
+
+    Per channel of ``channels`` (a boolean mask), then the largest; only the
+    frames both runs scored count. NaN when there is none (or no channel).
+    """
+    frames = [t for t in range(event.onset, event.offset + 1) if t in clean.d and t in injected.d]
+    if not frames or not channels.any():
+        return float("nan")
+    return float(max(np.abs(injected.d[t][channels] - clean.d[t][channels]).max() for t in frames))
+
+
+def natural_motion(clean: Recording, channels: np.ndarray) -> np.ndarray:
+    """|D| of ``channels`` (a boolean mask) on every frame where the channel is not masked."""
+    values = [clean.d[t][channels & ~clean.masked[t]] for t in sorted(clean.d)]
+    return np.concatenate(values) if values else np.empty(0)
+
+
+def signal_rows(tally: Tally, videoset: str, amplitudes: list[float]) -> list[dict[str, object]]:
+    """One row per movement group: events, median signal per amplitude, natural |D| percentiles.
+
+    ``share_above_1px``: the fraction of the natural |D| values above the
+    median 1-px signal (NaN when 1 px was not run).
+    """
+    rows = []
+    for group in dict.fromkeys(MOVEMENT_GROUPS.values()):
+        natural = tally.natural.get((videoset, group), [])
+        values = np.concatenate(natural) if natural else np.empty(0)
+        row: dict[str, object] = {"set": videoset, "group": group}
+        row["events"] = max(
+            (len(tally.signal.get((videoset, group, a), [])) for a in amplitudes), default=0
+        )
+        medians = {}
+        for a in amplitudes:
+            sig = [x for x in tally.signal.get((videoset, group, a), []) if np.isfinite(x)]
+            medians[a] = float(np.median(sig)) if sig else float("nan")
+            row[f"signal_{a:g}px"] = medians[a]
+        for q in (50, 90, 99):
+            row[f"natural_p{q}"] = float(np.percentile(values, q)) if values.size else float("nan")
+        one = medians.get(1.0, float("nan"))
+        row["share_above_1px"] = (
+            float((values > one).mean()) if values.size and np.isfinite(one) else float("nan")
+        )
+        row["natural_values"] = int(values.size)
+        rows.append(row)
+    return rows
 
 
 #: The MEGC spotting counts and scores, as the tables' column headers.
@@ -395,12 +507,23 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
 
 
 def spot(
-    path: Path, spotter_cls: type, settings: object | None
+    path: Path,
+    spotter_cls: type,
+    settings: object | None,
+    recording: Recording | None = None,
 ) -> tuple[list[tuple[int, int]], float, int]:
-    """Intervals spotted as predict spots them; seconds; frames read."""
+    """Intervals spotted as predict spots them; seconds; frames read.
+
+    With ``recording`` (the current Spotter only) what it scores is kept there.
+    """
     src = open_source(path)
     tracker = FaceTracker(LandmarkDetector(PreprocessSettings().upsample))
-    spotter = spotter_cls(PreprocessSettings(), src.fps, settings, tracker)
+    if recording is not None:
+        if spotter_cls is not Spotter:
+            raise ValueError("only the current Spotter can be recorded")
+        spotter = _Recording(PreprocessSettings(), src.fps, settings, tracker, recording=recording)
+    else:
+        spotter = spotter_cls(PreprocessSettings(), src.fps, settings, tracker)
     found = []
     start = time.perf_counter()
     n = 0
@@ -476,13 +599,22 @@ def run_clip(
     eye = PreprocessSettings().alignment.eye_distance
     alignment = dataclasses.replace(PreprocessSettings().alignment, size=128)
 
-    def spot_and_score(label: str, path: Path, truth: list[tuple[int, int]], minutes: float):
+    def spot_and_score(
+        label: str,
+        path: Path,
+        truth: list[tuple[int, int]],
+        minutes: float,
+        recording: Recording | None = None,
+    ):
         cls = spotters[label]
-        found, secs, n = spot(path, cls, settings if cls is Spotter else None)
+        if cls is not Spotter:
+            recording = None
+        found, secs, n = spot(path, cls, settings if cls is Spotter else None, recording)
         tally.spot_seconds += secs
         tally.spot_frames += n
         return spotting_counts(truth, found, minutes=minutes)
 
+    clean_rec = Recording()
     for seed in seeds:
         base = frozen_clip(clip, seed) if control else clip
         videoset = base.videoset
@@ -490,7 +622,7 @@ def run_clip(
         if not control and seed == seeds[0]:
             clean_path = write_video(tmp / "clean.mkv", base.frames, base.fps)
             for label in spotters:
-                c = spot_and_score(label, clean_path, [], base.face_minutes)
+                c = spot_and_score(label, clean_path, [], base.face_minutes, clean_rec)
                 tally.pooled.setdefault((label, videoset, "clean"), []).append(c)
                 tally.rows.append(_row(label, videoset, name, "clean", "-", 0, c))
                 print(
@@ -498,6 +630,11 @@ def run_clip(
                     f"face={base.face_minutes * 60:.1f}s fp={c.fp}",
                     flush=True,
                 )
+            if clean_rec.d:
+                for group in dict.fromkeys(MOVEMENT_GROUPS.values()):
+                    tally.natural.setdefault((videoset, group), []).append(
+                        natural_motion(clean_rec, clean_rec.channels_of(group))
+                    )
         events = draw_events(base, seed, every)
         truth = [(e.onset, e.offset) for e in events]
         for amplitude in amplitudes:
@@ -511,7 +648,14 @@ def run_clip(
             for label, cls in spotters.items():
                 if control and cls is not Spotter:
                     continue
-                c = spot_and_score(label, path, truth, base.face_minutes)
+                injected_rec = None if control else Recording()
+                c = spot_and_score(label, path, truth, base.face_minutes, injected_rec)
+                if injected_rec is not None and injected_rec.d and clean_rec.d:
+                    for e in events:
+                        group = MOVEMENT_GROUPS[e.movement]
+                        tally.signal.setdefault((videoset, group, amplitude), []).append(
+                            event_signal(clean_rec, injected_rec, e, clean_rec.channels_of(group))
+                        )
                 tally.pooled.setdefault((label, videoset, f"{amplitude:g} px"), []).append(c)
                 tally.rows.append(
                     _row(label, videoset, name, f"{amplitude:g}", seed, len(events), c)
@@ -832,6 +976,7 @@ def _write(
             ["spotter", "set", "video", "content", "face (min)", "false alarms", "per minute"],
         )
     )
+    lines += _signal_section(args, settings, tally, sets, stem)
     lines += ["", "## Per video, pooled over seeds: F1 (hits / events)", ""]
     per_video = []
     for label in dict.fromkeys(r["spotter"] for r in rows):
@@ -862,6 +1007,66 @@ def _write(
     text = "\n".join(lines) + "\n"
     stem.with_suffix(".md").write_text(text)
     print(text)
+
+
+def _signal_section(
+    args: argparse.Namespace,
+    settings: SpottingSettings,
+    tally: Tally,
+    sets: list[str],
+    stem: Path,
+) -> list[str]:
+    """The "signal against natural motion" tables (one per set); writes ``<stem>_signal.csv``."""
+    rows = [r for s in sets for r in signal_rows(tally, s, args.amplitudes)]
+    if not rows:
+        return []
+    with open(stem.with_name(f"{stem.name}_signal.csv"), "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [
+        "",
+        "## Signal against natural motion (the spotter's per-region |D|, px at the "
+        f"{settings.crop_size}-px aligned face)",
+        "",
+        "How to read it: an injected movement of A px adds the 'signal' columns to the spotter's "
+        "|D| (median over events of the largest |D| change, injected minus clean run, over the "
+        "event's frames on its group's channels), while the untouched footage's own facial "
+        "motion already gives the 'natural' percentiles on that group's unmasked frames; a "
+        "movement is only spottable when its signal stands well above natural p90-p99, and the "
+        "last column is how often natural motion alone is as large as the 1-px signal.",
+    ]
+    for videoset in sets:
+        mine = [r for r in rows if r["set"] == videoset]
+        lines += ["", f"Set: {videoset}.", ""]
+        lines.append(
+            _table(
+                [
+                    (
+                        r["group"],
+                        r["events"],
+                        *[_fmt(r[f"signal_{a:g}px"]) for a in args.amplitudes],
+                        *[_fmt(r[f"natural_p{q}"]) for q in (50, 90, 99)],
+                        _percent(r["share_above_1px"]),
+                    )
+                    for r in mine
+                ],
+                [
+                    "group",
+                    "events",
+                    *[f"signal at {a:g} px, median" for a in args.amplitudes],
+                    "natural p50",
+                    "natural p90",
+                    "natural p99",
+                    "natural frames above the 1-px signal",
+                ],
+            )
+        )
+    return lines
+
+
+def _percent(x: object) -> str:
+    return "n/a" if not isinstance(x, float) or np.isnan(x) else f"{x:.0%}"
 
 
 def _table(rows: list[tuple], columns: list[str]) -> str:

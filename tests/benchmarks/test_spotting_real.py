@@ -69,3 +69,51 @@ def test_list_videos_labels_sets_and_skips_others(tmp_path):
     folders = [("tuning", tuning), ("held-out", held), ("held-out", tuning)]
     got = [(s, p.name) for s, p in spotting_real.list_videos(folders)]
     assert got == [("tuning", "a.MOV"), ("tuning", "b.mp4"), ("held-out", "c.mp4")]
+
+
+def _recording(d, masked, group=("brows", "brows", "mouth"), scored=(True, True, True)):
+    rec = spotting_real.Recording(group=np.array(group), scored=np.array(scored))
+    for t, values in d.items():
+        rec.d[t] = np.array(values, float)
+        rec.masked[t] = np.array(masked.get(t, [False] * len(values)))
+    return rec
+
+
+def test_event_signal_is_the_largest_change_on_the_group_over_common_frames():
+    clean = _recording({4: [0.1, 0.2, 0.0], 5: [0.1, 0.2, 0.0], 6: [0.3, 0.3, 0.0]}, {})
+    injected = _recording(
+        {5: [0.5, 0.1, 9.0], 6: [0.1, 0.3, 9.0], 7: [5.0, 5.0, 9.0], 9: [8.0, 8.0, 8.0]}, {}
+    )
+    event = spotting_real.Event(onset=4, apex=6, offset=8, movement="brow raise")
+    brows = clean.channels_of("brows")
+    # frames 5 and 6 only (4 and 7 are in one run, 9 is outside); the mouth channel is ignored
+    assert spotting_real.event_signal(clean, injected, event, brows) == 0.4
+    outside = spotting_real.Event(onset=10, apex=11, offset=12, movement="brow raise")
+    assert np.isnan(spotting_real.event_signal(clean, injected, outside, brows))
+
+
+def test_natural_motion_keeps_scored_unmasked_channels_of_the_group():
+    clean = _recording(
+        {0: [0.1, 0.2, 0.3], 1: [0.4, 0.5, 0.6]},
+        {1: [True, False, False]},
+        scored=(True, True, False),
+    )
+    np.testing.assert_allclose(
+        sorted(spotting_real.natural_motion(clean, clean.channels_of("brows"))), [0.1, 0.2, 0.5]
+    )
+    assert spotting_real.natural_motion(clean, clean.channels_of("mouth")).size == 0
+
+
+def test_signal_rows_compare_the_1px_signal_with_natural_motion():
+    tally = spotting_real.Tally()
+    tally.signal[("tuning", "brows", 1.0)] = [0.2, 0.4, float("nan")]
+    tally.signal[("tuning", "brows", 2.0)] = [0.8, 1.0, 1.2]
+    tally.natural[("tuning", "brows")] = [np.array([0.1, 0.2]), np.array([0.4, 0.5])]
+    rows = {r["group"]: r for r in spotting_real.signal_rows(tally, "tuning", [1.0, 2.0])}
+    assert set(rows) == {"brows", "mouth", "nose", "cheeks"}
+    brows = rows["brows"]
+    assert brows["events"] == 3
+    assert np.isclose(brows["signal_1px"], 0.3) and np.isclose(brows["signal_2px"], 1.0)
+    assert brows["share_above_1px"] == 0.5  # 0.4 and 0.5 of the four natural values
+    assert brows["natural_values"] == 4
+    assert rows["mouth"]["events"] == 0 and np.isnan(rows["mouth"]["natural_p50"])
