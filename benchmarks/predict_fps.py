@@ -435,7 +435,7 @@ def main() -> None:
             if args.minutes:
                 tables["long"], long_run = long_rows(model, tmp_path, videos[0], args.minutes)
     model_text = f"trained, {args.model}" if args.model else "ATSCNN 128x128, random weights"
-    command = "MICROEXPR_VIDEO=/work/shared/video nice -n 15 python benchmarks/predict_fps.py"
+    command = "MICROEXPR_VIDEO=/work/shared/video python benchmarks/predict_fps.py"
     lines = [
         "# `microexpr predict` speed",
         "",

@@ -579,7 +579,13 @@ def parse_set(items: list[str]) -> SpottingSettings:
         key, _, value = item.partition("=")
         if key not in fields:
             raise SystemExit(f"--set {item}: unknown spotting setting {key!r}")
-        values[key] = int(value) if fields[key] in ("int", int) else float(value)
+        kind = fields[key]
+        if kind in ("bool", bool):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise SystemExit(f"--set {item}: {key} is true or false")
+            values[key] = value.lower() in ("true", "1")
+        else:
+            values[key] = int(value) if kind in ("int", int) else float(value)
     return SpottingSettings(**values)
 
 

@@ -262,3 +262,21 @@ def test_spotting_on_a_real_talking_face():
     assert all(c.offset is not None and c.onset <= c.apex <= c.offset for c in found)
     # a talking face: speech and blinks are masked on part of the frames
     assert spotter.masked_frames["speech"] > 0
+
+
+@pytest.mark.parametrize("register", [True, False])
+def test_spotting_measures_a_movement_made_while_the_head_drifts(tmp_path, register):
+    # the micro-expression of micro_video while the whole face drifts 0.3 px a
+    # frame to the right (a steady head movement, about 2.5 px of the aligned
+    # face per compared interval): found, and measured about as on a still face
+    settings = SpottingSettings(register_head=register)
+    still = motion_frames()
+    h, w = still[0].shape[:2]
+    drift = [
+        cv2.warpAffine(f, np.float32([[1, 0, 0.3 * t], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
+        for t, f in enumerate(still)
+    ]
+    (on_still,), _ = _spot(write_video(tmp_path / "still.avi", still), settings)
+    found, _ = _spot(write_video(tmp_path / "drift.avi", drift), settings)
+    assert [abs(c.apex - 29) <= APEX_TOLERANCE for c in found] == [True]
+    assert found[0].peak_motion == pytest.approx(on_still.peak_motion, rel=0.25)

