@@ -273,7 +273,9 @@ def test_spotting_measures_a_movement_made_while_the_head_drifts(tmp_path, regis
     still = motion_frames()
     h, w = still[0].shape[:2]
     drift = [
-        cv2.warpAffine(f, np.float32([[1, 0, 0.3 * t], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
+        cv2.warpAffine(
+            f, np.float32([[1, 0, 0.3 * t], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE
+        )
         for t, f in enumerate(still)
     ]
     (on_still,), _ = _spot(write_video(tmp_path / "still.avi", still), settings)
