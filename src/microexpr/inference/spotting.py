@@ -109,8 +109,8 @@ __all__ = [
     "Region",
     "Spotter",
     "SpottingSettings",
-    "pair_motion",
     "fit_head_motion",
+    "pair_motion",
     "region_boxes",
     "region_motion",
 ]
@@ -436,7 +436,9 @@ def region_boxes(
     return boxes
 
 
-def fit_head_motion(flow: np.ndarray, face_mask: np.ndarray, step: int = 3) -> np.ndarray:
+def fit_head_motion(
+    flow: np.ndarray, face_mask: np.ndarray, step: int = 3
+) -> tuple[np.ndarray, float]:
     """The head's affine motion in a flow field, fitted robustly over the face.
 
     Parameters
@@ -450,10 +452,12 @@ def fit_head_motion(flow: np.ndarray, face_mask: np.ndarray, step: int = 3) -> n
 
     Returns
     -------
-    ndarray of shape (3, 2)
-        ``coef`` with ``flow(x, y) ~ [x, y, 1] @ coef``: a least-squares fit,
-        then a second one without the samples that fit worst (residual above
-        2.5 times the median), which are the skin that moves on its own.
+    coef : ndarray of shape (3, 2)
+        ``flow(x, y) ~ [x, y, 1] @ coef``: a least-squares fit, then a second
+        one without the samples that fit worst (residual above 2.5 times the
+        median), which are the skin that moves on its own.
+    global_motion : float
+        Root mean square of that affine motion over the face (pixels).
     """
     h, w = flow.shape[:2]
     ys, xs = np.mgrid[0:h:step, 0:w:step]
@@ -469,18 +473,17 @@ def fit_head_motion(flow: np.ndarray, face_mask: np.ndarray, step: int = 3) -> n
     good = residual <= max(2.5 * float(np.median(residual)), 0.05)
     if good.sum() >= 12:
         coef = np.linalg.lstsq(a[good], b[good], rcond=None)[0]
-    return coef
+    return coef, float(np.sqrt(((a @ coef) ** 2).sum(axis=1).mean()))
 
 
-def _rms_motion(coef: np.ndarray, face_mask: np.ndarray, step: int = 3) -> float:
-    # root mean square of the affine motion ``coef`` over the face
-    h, w = face_mask.shape
-    ys, xs = np.mgrid[0:h:step, 0:w:step]
-    keep = face_mask[::step, ::step]
-    if keep.sum() < 12:
-        keep = np.ones_like(keep)
-    a = np.stack([xs[keep], ys[keep], np.ones(int(keep.sum()))], axis=1).astype(np.float64)
-    return float(np.sqrt(((a @ coef) ** 2).sum(axis=1).mean()))
+def _residual_means(flow: np.ndarray, boxes: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    # mean of the flow less the affine motion ``coef``, in each box
+    vectors = np.zeros((len(boxes), 2), dtype=np.float64)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        gy, gx = np.mgrid[y0:y1, x0:x1]
+        model = gx[..., None] * coef[0] + gy[..., None] * coef[1] + coef[2]
+        vectors[i] = (flow[y0:y1, x0:x1] - model).reshape(-1, 2).mean(axis=0)
+    return vectors
 
 
 def region_motion(
@@ -507,13 +510,8 @@ def region_motion(
     global_motion : float
         Root mean square of the fitted affine motion over the face (pixels).
     """
-    coef = fit_head_motion(flow, face_mask, step)
-    vectors = np.zeros((len(boxes), 2), dtype=np.float64)
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
-        gy, gx = np.mgrid[y0:y1, x0:x1]
-        model = gx[..., None] * coef[0] + gy[..., None] * coef[1] + coef[2]
-        vectors[i] = (flow[y0:y1, x0:x1] - model).reshape(-1, 2).mean(axis=0)
-    return vectors, _rms_motion(coef, face_mask, step)
+    coef, global_motion = fit_head_motion(flow, face_mask, step)
+    return _residual_means(flow, boxes, coef), global_motion
 
 
 def pair_motion(vectors: np.ndarray, regions: tuple[Region, ...] = REGIONS) -> np.ndarray:
@@ -711,10 +709,10 @@ class Spotter:
         hull = cv2.convexHull(np.round(pts[:27]).astype(np.int32))
         cv2.fillConvexPoly(mask, hull, 1)
         face = mask.astype(bool)
+        boxes = region_boxes(pts, size)
         after = self._crop(rec.image, matrix)
         flow = self._flow(self._crop(before, matrix), after)
-        coef = fit_head_motion(flow, face)
-        global_motion = _rms_motion(coef, face)
+        coef, global_motion = fit_head_motion(flow, face)
         if s.register_head:
             # warp the earlier frame by the head's motion and measure again:
             # the flow left is small, where Farneback is most accurate
@@ -722,8 +720,11 @@ class Spotter:
             head[:2, :2] += coef[:2].T
             head[:2, 2] = coef[2]
             registered = (head @ np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
-            flow = self._flow(self._crop(before, registered), after)
-        vectors, _ = region_motion(flow, region_boxes(pts, size), face)
+            vectors, _ = region_motion(
+                self._flow(self._crop(before, registered), after), boxes, face
+            )
+        else:
+            vectors = _residual_means(flow, boxes, coef)
         return np.concatenate([vectors, pair_motion(vectors)]), global_motion
 
     def _crop(self, image: np.ndarray, matrix: np.ndarray) -> np.ndarray:

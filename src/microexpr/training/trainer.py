@@ -30,6 +30,7 @@ __all__ = [
     "make_optimizer",
     "predict_proba",
     "seed_everything",
+    "stable_training_dict",
 ]
 
 
